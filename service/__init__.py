@@ -1,0 +1,1 @@
+"""nanonets-ingest: S3 drop folder → Nanonets OCR → validated, normalized JSON."""

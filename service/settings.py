@@ -1,0 +1,157 @@
+"""Every setting of the service, read from the environment and a `.env` file.
+
+Nothing else in the package reads `os.environ`: adapters and use cases are built from a `Settings` object,
+so tests can build one pointed at local servers. Secrets are `SecretStr`, so they never show in a repr.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+S = TypeVar("S", bound="NanonetsSettings")
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; its text is one line naming the variable."""
+
+
+def _env_config() -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+
+class NanonetsSettings(BaseSettings):
+    """What talking to the Nanonets API needs; enough for `nanonets-ingest api ...`."""
+
+    model_config = _env_config()
+
+    nanonets_api_key: SecretStr
+    nanonets_model_id: str = Field(min_length=1)
+    nanonets_base_url: str = "https://app.nanonets.com/api/v2"
+    nanonets_connect_timeout: float = Field(default=5.0, gt=0)
+    nanonets_read_timeout: float = Field(default=60.0, gt=0)
+    # Retries on 429/5xx/connection errors: attempts and an overall cap on the time spent sleeping.
+    nanonets_max_retries: int = Field(default=5, ge=0, le=20)
+    nanonets_backoff_factor: float = Field(default=0.5, ge=0)
+    nanonets_backoff_max_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("nanonets_api_key")
+    @classmethod
+    def _key_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("nanonets_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+
+class Settings(NanonetsSettings):
+    """The whole service: intake, webhook, outputs, state."""
+
+    output_bucket: str = Field(min_length=3)
+    output_prefix: str = "normalized/"
+    input_prefix: str = "incoming/"
+    input_suffixes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUFFIXES
+    state_bucket: str | None = None
+    state_prefix: str = "_state/"
+    webhook_secret: SecretStr | None = None
+    presign_ttl_seconds: int = Field(default=21600, gt=0)
+    validation_rules: str | None = None
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_document_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    verify_by_fetch: bool = False
+    auto_approve: bool = False
+    max_pending_seconds: int = Field(default=86400, gt=0)
+    reconcile_older_than_seconds: int = Field(default=900, ge=0)
+    reconcile_batch_limit: int = Field(default=500, gt=0)
+    # Hosts whose SNS SubscribeURL may be fetched. Real AWS: sns.<region>.amazonaws.com (always allowed).
+    sns_extra_subscribe_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    aws_endpoint_url: str | None = None
+    aws_default_region: str = "us-east-1"
+    log_level: str = "INFO"
+
+    @field_validator("input_suffixes", "sns_extra_subscribe_hosts", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("input_suffixes")
+    @classmethod
+    def _lower_suffixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one suffix")
+        return tuple(s.lower() if s.startswith(".") else "." + s.lower() for s in value)
+
+    @field_validator("input_prefix", "output_prefix", "state_prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if value.startswith("/"):
+            raise ValueError("must not start with '/'")
+        if value and not value.endswith("/"):
+            value += "/"
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _state_defaults(self) -> Settings:
+        if not self.state_bucket:
+            self.state_bucket = self.output_bucket
+        return self
+
+    @property
+    def state_bucket_name(self) -> str:
+        return self.state_bucket or self.output_bucket
+
+    def require_webhook_secret(self) -> SecretStr:
+        if self.webhook_secret is None:
+            raise SettingsError("missing required setting WEBHOOK_SECRET (the shared secret of the webhook)")
+        return self.webhook_secret
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line naming the first bad variable, e.g. 'missing required setting OUTPUT_BUCKET'."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "?"
+    if first["type"] == "missing":
+        return f"missing required setting {name}"
+    return f"invalid setting {name}: {first['msg']}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the service settings or raise `SettingsError` with one clear line."""
+    return _load(Settings, overrides)
+
+
+def load_nanonets_settings(**overrides: Any) -> NanonetsSettings:
+    """Only what the API client needs (for `nanonets-ingest api ...`)."""
+    return _load(NanonetsSettings, overrides)
+
+
+def _load(cls: type[S], overrides: dict[str, Any]) -> S:
+    try:
+        return cls(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_settings_error(error)) from None
