@@ -19,7 +19,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check service tests bench scripts
-	$(BIN)/ruff format --check service
+	$(BIN)/ruff format --check service tests
 	$(BIN)/mypy --strict service
 
 demo: install

@@ -1,4 +1,5 @@
-"""Errors as types. Each is mapped to an HTTP status in `web.py` and to an exit code in `cli.py`, nowhere else."""
+"""Errors as types. Each is mapped to an HTTP status in `web.py` and to an exit code in `cli.py`,
+nowhere else."""
 
 from __future__ import annotations
 

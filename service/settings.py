@@ -76,6 +76,8 @@ class Settings(NanonetsSettings):
     max_document_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     verify_by_fetch: bool = False
     auto_approve: bool = False
+    # With AUTO_APPROVE: the confidence every field must reach when the rules file sets no min_confidence.
+    auto_approve_min_confidence: float = Field(default=0.8, ge=0, le=1)
     max_pending_seconds: int = Field(default=86400, gt=0)
     reconcile_older_than_seconds: int = Field(default=900, ge=0)
     reconcile_batch_limit: int = Field(default=500, gt=0)

@@ -5,6 +5,7 @@ Each is a real process or thread listening on 127.0.0.1 on a free port, reached 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -22,7 +23,7 @@ EMULATOR_MODEL = "emulator-model"
 TEST_SECRET = "test-webhook-secret-0123456789"
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
@@ -71,7 +72,7 @@ def start_moto(port: int | None = None) -> Process:
     """moto in server mode, in its own process so a test can stop and restart it."""
     port = port or free_port()
     env = {**os.environ, **AWS_TEST_ENV}
-    popen = subprocess.Popen(  # noqa: S603
+    popen = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -107,7 +108,7 @@ def start_emulator(
     args += extra_args or []
     log_path = (log_dir or Path("/tmp")) / f"emulator-{port}.log"
     with open(log_path, "wb") as log:
-        popen = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        popen = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/_emulator/health")
     return Process(url=url, popen=popen, log_path=log_path)
@@ -141,7 +142,7 @@ def start_gunicorn(env: Mapping[str, str], *, workers: int = 2, log_dir: Path | 
     log_path = (log_dir or Path("/tmp")) / f"gunicorn-{port}.log"
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
     with open(log_path, "wb") as log:
-        popen = subprocess.Popen(  # noqa: S603
+        popen = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -166,3 +167,73 @@ def start_gunicorn(env: Mapping[str, str], *, workers: int = 2, log_dir: Path | 
         popen.kill()
         raise RuntimeError("gunicorn did not start:\n" + log_path.read_text(errors="replace")) from None
     return Process(url=url, popen=popen, log_path=log_path)
+
+
+class TcpProxy:
+    """A loopback TCP relay that can be cut and restored: "S3 is down" without losing moto's state."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._connections: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        import threading
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(128)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            self._connections.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,25 @@
+"""gunicorn settings for `nanonets-ingest serve` and the container (`--config python:service.gunicorn_conf`).
+
+Every value can be overridden by gunicorn's own GUNICORN_CMD_ARGS or command-line flags.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# Behind a load balancer or API gateway; trust X-Forwarded-* from the addresses given (default: local only).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+# The query string carries the webhook token: access lines hold the path (%(U)s) only, never %(q)s or %(r)s.
+access_log_format = (
+    '{"time":"%(t)s","remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
+    '"bytes":%(B)s,"duration_ms":%(M)s,"agent":"%(a)s"}'
+)
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()

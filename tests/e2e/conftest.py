@@ -1,0 +1,56 @@
+"""The service under gunicorn (2 workers), against the session's moto server and emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service.emulator.control import EmulatorControl
+
+from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
+
+RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
+
+
+@pytest.fixture(scope="module")
+def service(
+    moto_server: Process, emulator_server: Process, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Process]:
+    env = ServiceEnv(
+        s3_url=moto_server.url, emulator_url=emulator_server.url, extra={"VALIDATION_RULES": RULES}
+    ).as_env()
+    process = start_gunicorn(env, workers=2, log_dir=tmp_path_factory.mktemp("gunicorn"))
+    yield process
+    process.stop()
+
+
+@dataclass
+class Stack:
+    service_url: str
+    emulator: EmulatorControl
+    s3: Any
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.service_url}/webhooks/nanonets?token={TEST_SECRET}"
+
+
+@pytest.fixture()
+def stack(service: Process, s3: Any, emulator_url: str) -> Stack:
+    control = EmulatorControl(emulator_url)
+    control.config(
+        webhook_url=f"{service.url}/webhooks/nanonets?token={TEST_SECRET}",
+        processing_delay=0.05,
+        webhook_retry_delay=0.1,
+    )
+    return Stack(service_url=service.url, emulator=control, s3=s3)
+
+
+def read_log(process: Process) -> str:
+    return process.log()
+
+
+__all__ = ["RULES", "Path", "Stack", "read_log"]
