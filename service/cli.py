@@ -16,6 +16,7 @@ from service.errors import (
     NanonetsUnavailable,
     PayloadRejected,
     StorageUnavailable,
+    UsageError,
 )
 from service.settings import SettingsError
 
@@ -27,10 +28,6 @@ EXIT_NOT_FOUND = 4
 EXIT_UNAVAILABLE = 5
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class UsageError(Exception):
-    """Bad command-line input that argparse could not catch (bad JSON, bad s3:// URL ...)."""
 
 
 def exit_code_for(error: BaseException) -> int:

@@ -9,13 +9,15 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from service.errors import UsageError
+
 if TYPE_CHECKING:
     from service.pipeline import Pipeline
 
-Commands = argparse._SubParsersAction  # type: ignore[type-arg]
+Commands = argparse._SubParsersAction  # a private name, but the only type add_subparsers() has
 
 
-def add_commands(commands: Commands) -> None:
+def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server is meant to listen
     serve.add_argument("--port", type=int, default=8000)
@@ -108,8 +110,6 @@ def run_submit(args: argparse.Namespace) -> int:
 
     bucket, key = _s3_url(args.url, parse_s3_url)
     if not key or key.endswith("/"):
-        from service.cli import UsageError
-
         raise UsageError(f"{args.url} names a prefix, not an object (use backfill for prefixes)")
     outcome = _pipeline().submit_object(ObjectRef(bucket=bucket, key=key))
     _print_json(outcome.model_dump(exclude_none=True))
@@ -123,7 +123,6 @@ def _failure_code(retryable: bool) -> int:
 
 
 def _s3_url(url: str, parse: Any) -> tuple[str, str]:
-    from service.cli import UsageError
 
     try:
         bucket, key = parse(url)
@@ -139,8 +138,6 @@ def run_backfill(args: argparse.Namespace) -> int:
     from service.operations import backfill, summarize_backfill
 
     if args.rate <= 0:
-        from service.cli import UsageError
-
         raise UsageError("--rate must be a positive number of submissions per second")
     bucket, prefix = _s3_url(args.url, parse_s3_url)
     pipeline = _pipeline()
@@ -189,7 +186,6 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def _parse_since(text: str) -> datetime:
-    from service.cli import UsageError
     from service.pipeline import parse_iso
 
     try:

@@ -58,3 +58,11 @@ class PayloadRejected(IngestError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class UsageError(Exception):
+    """Bad command-line input that argparse could not catch (bad JSON, bad s3:// URL ...).
+
+    It lives here, not in cli.py, because `python -m service.cli` loads cli.py as `__main__`:
+    a class defined there would be a different class from the one cli_ops imports.
+    """

@@ -177,7 +177,14 @@ class Pipeline:
             url = self.storage.presign_get(
                 source.bucket, source.key, source.version_id, self.settings.presign_ttl_seconds
             )
-            metadata = {"bucket": source.bucket, "key": source.key, "token": token, "digest": digest}
+            metadata = {
+                "bucket": source.bucket,
+                "key": source.key,
+                "etag": source.etag,
+                "version_id": source.version_id,
+                "token": token,
+                "digest": digest,
+            }
             request_file_id = self.nanonets.submit_url_async(url, metadata)
         except NanonetsError as error:
             # Leave no claim behind, so a repeated event, `submit` or backfill retries this version.
@@ -271,6 +278,8 @@ class Pipeline:
         self, prediction: FilePrediction, raw_key: str, *, fetched: bool = False
     ) -> FileOutcome:
         file_id = prediction.request_file_id
+        if not prediction.ready:
+            return FileOutcome(request_file_id=file_id, outcome="deferred", reason="prediction not ready")
         if self.settings.verify_by_fetch and not fetched:
             # The body is only a notice: what we write comes from the API, so a forged body injects nothing.
             verified = self._fetch_prediction(file_id)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 FieldType = Literal["date", "amount", "quantity", "number", "text"]
 IssueCode = Literal["missing", "low_confidence", "bad_format", "pattern_mismatch"]

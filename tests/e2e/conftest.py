@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from service.emulator.control import EmulatorControl
 
+from service.emulator.control import EmulatorControl
 from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
 
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")

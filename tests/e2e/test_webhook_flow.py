@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
-from service.emulator.control import EmulatorControl
 
+from service.emulator.control import EmulatorControl
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES, Stack
 from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, TcpProxy, start_gunicorn

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 from flask.testing import FlaskClient
-from service.emulator.control import EmulatorControl
 
 from service.aws_lambda import events_handler
+from service.emulator.control import EmulatorControl
 from service.intake import handle_event_payload
 from service.pipeline import ObjectRef, Pipeline, Services
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
@@ -156,7 +156,8 @@ def test_submission_carries_source_metadata(pipeline: Pipeline, s3: Any, emulato
     sent = json.loads(files[0]["request_metadata"])
     assert sent["bucket"] == INPUT_BUCKET
     assert sent["key"] == "incoming/meta.pdf"
-    assert sent["token"] == meta["etag"]
+    assert sent["etag"] == meta["etag"]
+    assert sent["version_id"] is None
 
 
 def test_rate_limited_then_success_submits(pipeline: Pipeline, s3: Any, emulator_url: str) -> None:

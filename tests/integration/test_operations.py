@@ -11,7 +11,6 @@ from itertools import islice
 from typing import Any
 
 from service.emulator.control import EmulatorControl
-
 from service.operations import backfill, reconcile, replay, retry_quarantined, status, summarize_backfill
 from service.pipeline import ObjectRef, Pipeline, Services, utc_now
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
