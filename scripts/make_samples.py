@@ -1,0 +1,461 @@
+"""Generate `samples/`: documents (PDF and JPG), S3 events, webhook bodies and expected outputs.
+
+`python -m scripts.make_samples` rewrites the folder. Each document is a real, viewable PDF or JPEG that
+prints its receipt or invoice and carries the emulator's ground truth (docs/EMULATOR.md, "Predictions") in
+a PDF comment or a JPEG COM segment, so the emulator answers exactly the boxes listed here.
+
+The expected outputs are written from the `expect` blocks below (what a person reading the document would
+type), not from running our normalizer, so replaying them is a real check of the code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+from service.emulator.predictions import embed_prediction_marker
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+DEMO_INPUT_BUCKET = "nanonets-ingest-demo-in"
+INPUT_PREFIX = "incoming/"
+
+
+def box(label: str, text: str, score: float, y: int, page: int = 0) -> dict[str, Any]:
+    return {
+        "label": label,
+        "ocr_text": text,
+        "score": score,
+        "type": "field",
+        "xmin": 60,
+        "ymin": y,
+        "xmax": 420,
+        "ymax": y + 24,
+        "page_no": page,
+    }
+
+
+def table(label: str, rows: list[dict[str, str]], y: int, page: int = 0) -> dict[str, Any]:
+    cells = [
+        {"row": r, "col": c, "label": column, "text": text, "score": 0.9}
+        for r, row in enumerate(rows, start=1)
+        for c, (column, text) in enumerate(row.items(), start=1)
+    ]
+    return {
+        "label": label,
+        "type": "table",
+        "score": 0.9,
+        "xmin": 40,
+        "ymin": y,
+        "xmax": 560,
+        "ymax": y + 40 * len(rows),
+        "page_no": page,
+        "cells": cells,
+    }
+
+
+@dataclass
+class Sample:
+    name: str
+    lines: list[list[str]]  # printed text, one list per page
+    pages: list[list[dict[str, Any]]]  # the boxes Nanonets (the emulator) answers
+    expect: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return INPUT_PREFIX + self.name
+
+
+LINES_RECEIPT_ITEMS = [{"descripcion": "Gasoleo A", "cantidad": "41,60 L", "importe": "62,40 EUR"}]
+
+SAMPLE_DOCUMENTS = [
+    Sample(
+        name="fuel-receipt-repsol-2026-11-04.pdf",
+        lines=[
+            [
+                "REPSOL - E.S. Alcobendas Norte",
+                "CIF A-78374725",
+                "Fecha: 04/11/2026  08:41",
+                "Matricula: 4821-KLM",
+                "Gasoleo A   41,60 L x 1,500",
+                "TOTAL: 62,40 EUR",
+            ]
+        ],
+        pages=[
+            [
+                box("fecha", "04/11/2026", 0.97, 120),
+                box("matricula", "4821-KLM", 0.93, 150),
+                box("total", "62,40 €", 0.95, 240),
+                table("lineas_detalle", LINES_RECEIPT_ITEMS, 190),
+            ]
+        ],
+        expect={
+            "pages": 1,
+            "fields": {
+                "fecha": {"value": "04/11/2026", "normalized": "2026-11-04", "type": "date"},
+                "total": {"value": "62,40 €", "normalized": 62.4, "type": "amount"},
+                "matricula": {"value": "4821-KLM", "normalized": "4821-KLM", "type": "text"},
+            },
+            "tables": [{"label": "lineas_detalle", "page": 0, "rows": LINES_RECEIPT_ITEMS}],
+            "validation": {"status": "passed", "codes": []},
+        },
+    ),
+    Sample(
+        name="fuel-receipt-cepsa-2026-11-09.jpg",
+        lines=[
+            [
+                "CEPSA  Estacion de Servicio",
+                "Autovia A-2 km 34",
+                "09-11-26  17:05",
+                "Vehiculo: 7310 HJT",
+                "Diesel Star  58,20 L",
+                "Importe total  88,15 EUR",
+            ]
+        ],
+        pages=[
+            [
+                box("fecha", "09-11-26", 0.91, 110),
+                box("matricula", "7310 HJT", 0.86, 140),
+                box("total", "88,15 EUR", 0.9, 230),
+            ]
+        ],
+        expect={
+            "pages": 1,
+            "fields": {
+                "fecha": {"value": "09-11-26", "normalized": "2026-11-09", "type": "date"},
+                "total": {"value": "88,15 EUR", "normalized": 88.15, "type": "amount"},
+                "matricula": {"value": "7310 HJT", "type": "text"},
+            },
+            "tables": [],
+            # The plate is printed with a space: the rules file's pattern says NNNN-XXX or NNNNXXX.
+            "validation": {"status": "failed", "codes": [["matricula", "pattern_mismatch"]]},
+        },
+    ),
+    Sample(
+        name="fuel-receipt-bp-2026-11-15.pdf",
+        lines=[
+            [
+                "bp  Estacion San Sebastian de los Reyes",
+                "15 nov 2026",
+                "Matricula 0923LPB",
+                "Ultimate Diesel 27,35 L",
+                "Total 41,02 EUR",
+            ]
+        ],
+        pages=[
+            [
+                box("fecha", "15 nov 2026", 0.92, 100),
+                box("matricula", "0923LPB", 0.9, 130),
+                box("total", "41,02 €", 0.94, 220),
+                # A second, weaker reading of the same label: kept in `others`, not lost.
+                box("total", "41,62 €", 0.41, 250),
+            ]
+        ],
+        expect={
+            "pages": 1,
+            "fields": {
+                "fecha": {"value": "15 nov 2026", "normalized": "2026-11-15", "type": "date"},
+                "total": {"value": "41,02 €", "normalized": 41.02, "type": "amount", "others": 1},
+                "matricula": {"value": "0923LPB", "type": "text"},
+            },
+            "tables": [],
+            "validation": {"status": "passed", "codes": []},
+        },
+    ),
+    Sample(
+        name="fuel-receipt-galp-2026-11-19.jpg",
+        lines=[
+            [
+                "GALP  Area de Servicio Guadalajara",
+                "19/11/2026 06:12",
+                "Mat. 5530-GHD",
+                "Gasoleo 30,00 L",
+                "TOTAL 4?,?0 EUR  (ticket borroso)",
+            ]
+        ],
+        pages=[
+            [
+                box("fecha", "19/11/2026", 0.9, 100),
+                box("matricula", "5530-GHD", 0.88, 130),
+                box("total", "45,30 €", 0.31, 220),
+            ]
+        ],
+        expect={
+            "pages": 1,
+            "fields": {
+                "fecha": {"value": "19/11/2026", "normalized": "2026-11-19", "type": "date"},
+                "total": {"value": "45,30 €", "normalized": 45.3, "type": "amount"},
+            },
+            "tables": [],
+            # A blurred total read with confidence 0.31, under the rule's min_confidence 0.5.
+            "validation": {"status": "failed", "codes": [["total", "low_confidence"]]},
+        },
+    ),
+    Sample(
+        name="invoice-transportes-norte-2026-10.pdf",
+        lines=[
+            [
+                "TRANSPORTES DEL NORTE S.L.  -  FACTURA FN-2026-1042",
+                "Fecha de factura: 31/10/2026",
+                "Cliente: Logistica Centro S.A.",
+                "Portes Madrid-Bilbao   4 x 300,00 EUR",
+                "(continua en la pagina 2)",
+            ],
+            [
+                "FACTURA FN-2026-1042  -  pagina 2",
+                "Base imponible   1.200,00 EUR",
+                "IVA 21%            252,00 EUR",
+                "TOTAL            1.452,00 EUR",
+            ],
+        ],
+        pages=[
+            [
+                box("numero_factura", "FN-2026-1042", 0.96, 60),
+                box("fecha", "31/10/2026", 0.95, 90),
+                box("proveedor", "Transportes del Norte S.L.", 0.9, 40),
+                table(
+                    "lineas_detalle",
+                    [{"descripcion": "Portes Madrid-Bilbao", "cantidad": "4", "importe": "1.200,00"}],
+                    200,
+                ),
+            ],
+            [
+                box("base_imponible", "1.200,00 €", 0.93, 100, page=1),
+                box("iva", "252,00 €", 0.92, 130, page=1),
+                box("total", "1.452,00 €", 0.97, 160, page=1),
+            ],
+        ],
+        expect={
+            "pages": 2,
+            "fields": {
+                "numero_factura": {"value": "FN-2026-1042", "type": "text"},
+                "fecha": {"value": "31/10/2026", "normalized": "2026-10-31", "type": "date", "page": 0},
+                "total": {"value": "1.452,00 €", "normalized": 1452.0, "type": "amount", "page": 1},
+                "base_imponible": {"value": "1.200,00 €", "normalized": 1200.0, "page": 1},
+                "iva": {"value": "252,00 €", "normalized": 252.0, "page": 1},
+            },
+            "tables": [
+                {
+                    "label": "lineas_detalle",
+                    "page": 0,
+                    "rows": [{"descripcion": "Portes Madrid-Bilbao", "cantidad": "4", "importe": "1.200,00"}],
+                }
+            ],
+            "validation": {"status": "passed", "codes": []},
+        },
+    ),
+]
+
+
+# ---------------------------------------------------------------- documents
+
+
+def pdf_bytes(lines: list[list[str]], marker: bytes) -> bytes:
+    """A small valid PDF (one Helvetica text page per entry of `lines`) with `marker` in a comment."""
+    count = len(lines)
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids ["
+        + b" ".join(f"{4 + 2 * i} 0 R".encode() for i in range(count))
+        + f"] /Count {count} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for index, page_lines in enumerate(lines):
+        text = ["BT", "/F1 13 Tf", "16 TL", "56 780 Td"]
+        for line in page_lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            text.append(f"({escaped}) Tj T*")
+        text.append("ET")
+        stream = "\n".join(text).encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
+            f"/Contents {5 + 2 * index} 0 R >>".encode()
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n%" + marker + b"\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def jpeg_bytes(lines: list[str], marker: bytes) -> bytes:
+    """A receipt-sized JPEG that prints `lines`, the marker in a COM segment."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (480, 640), color=250)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=18)
+    for row, line in enumerate(lines):
+        draw.text((24, 40 + 34 * row), line, fill=20, font=font)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=70, comment=marker)
+    return out.getvalue()
+
+
+def document_bytes(sample: Sample) -> bytes:
+    marker = embed_prediction_marker(sample.pages)
+    if sample.name.endswith(".pdf"):
+        return pdf_bytes(sample.lines, marker)
+    return jpeg_bytes(sample.lines[0], marker)
+
+
+# ---------------------------------------------------------------- events and webhooks
+
+
+def s3_notification(sample: Sample, size: int) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "eu-west-1",
+                "eventTime": "2026-11-24T09:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "nanonets-ingest",
+                    "bucket": {"name": DEMO_INPUT_BUCKET, "arn": f"arn:aws:s3:::{DEMO_INPUT_BUCKET}"},
+                    "object": {"key": quote_plus(sample.key, safe="/"), "size": size, "sequencer": "0A1B2C3D"},
+                },
+            }
+        ]
+    }
+
+
+def sample_events(sample: Sample, size: int) -> dict[str, dict[str, Any]]:
+    notification = s3_notification(sample, size)
+    message = json.dumps(notification)
+    return {
+        "s3-direct.json": notification,
+        "sns.json": {
+            "Records": [
+                {
+                    "EventSource": "aws:sns",
+                    "Sns": {
+                        "Type": "Notification",
+                        "MessageId": "7c3b9f1e-0000-4000-8000-000000000001",
+                        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ingest-uploads",
+                        "Message": message,
+                    },
+                }
+            ]
+        },
+        "sqs.json": {
+            "Records": [
+                {
+                    "messageId": "0f6d1a52-0000-4000-8000-000000000002",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:ingest-uploads",
+                    "body": message,
+                }
+            ]
+        },
+        "eventbridge.json": {
+            "version": "0",
+            "id": "4a1d2c6e-0000-4000-8000-000000000003",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "123456789012",
+            "time": "2026-11-24T09:00:00Z",
+            "region": "eu-west-1",
+            "resources": [f"arn:aws:s3:::{DEMO_INPUT_BUCKET}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": DEMO_INPUT_BUCKET},
+                "object": {"key": sample.key, "size": size, "sequencer": "0A1B2C3D"},
+                "reason": "PutObject",
+            },
+        },
+    }
+
+
+SAMPLE_FILE_ID = "5b2bd5cc-53e0-4a4a-9d3b-7f3c1d2e9a10"
+
+
+def webhook_bodies(sample: Sample) -> dict[str, dict[str, Any]]:
+    """The same finished file in both shapes Nanonets sends: prediction result and moderated file."""
+    metadata = json.dumps({"bucket": DEMO_INPUT_BUCKET, "key": sample.key})
+    prediction = {
+        "message": "Success",
+        "result": [
+            {
+                "message": "Success",
+                "input": sample.name,
+                "prediction": boxes,
+                "page": index,
+                "request_file_id": SAMPLE_FILE_ID,
+                "filepath": f"uploadedfiles/{SAMPLE_FILE_ID}/PredictionImages/{index}.jpeg",
+                "id": f"{SAMPLE_FILE_ID}-page-{index}",
+                "rotation": 0,
+                "file_url": f"uploadedfiles/{SAMPLE_FILE_ID}/RawPredictions/{sample.name}",
+                "request_metadata": metadata,
+                "processing_type": "async",
+            }
+            for index, boxes in enumerate(sample.pages)
+        ],
+        "signed_urls": {},
+    }
+    moderated = {
+        "moderated_images_count": len(sample.pages),
+        "unmoderated_images_count": 0,
+        "moderated_images": [
+            {
+                "id": f"{SAMPLE_FILE_ID}-page-{index}",
+                "url": f"uploadedfiles/{SAMPLE_FILE_ID}/PredictionImages/{index}.jpeg",
+                "predicted_boxes": boxes,
+                "moderated_boxes": boxes,
+                "is_moderated": True,
+                "request_file_id": SAMPLE_FILE_ID,
+                "page": index,
+                "request_metadata": metadata,
+                "original_file_name": sample.name,
+            }
+            for index, boxes in enumerate(sample.pages)
+        ],
+        "unmoderated_images": [],
+        "signed_urls": {},
+    }
+    return {"prediction-result.json": prediction, "moderated-file.json": moderated}
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    for folder in ("documents", "events", "webhooks", "expected"):
+        shutil.rmtree(SAMPLES / folder, ignore_errors=True)
+        (SAMPLES / folder).mkdir(parents=True)
+    for sample in SAMPLE_DOCUMENTS:
+        content = document_bytes(sample)
+        (SAMPLES / "documents" / sample.name).write_bytes(content)
+        write_json(SAMPLES / "expected" / f"{sample.name}.json", {"key": sample.key, **sample.expect})
+    first = SAMPLE_DOCUMENTS[0]
+    size = len((SAMPLES / "documents" / first.name).read_bytes())
+    for name, event in sample_events(first, size).items():
+        write_json(SAMPLES / "events" / name, event)
+    for name, body in webhook_bodies(SAMPLE_DOCUMENTS[-1]).items():
+        write_json(SAMPLES / "webhooks" / name, body)
+    print(f"wrote {len(SAMPLE_DOCUMENTS)} documents, events and webhook bodies under {SAMPLES}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
