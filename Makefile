@@ -4,9 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench soak clean serverless-check
+.PHONY: install install-node test lint demo bench soak clean
 
 install: $(STAMP)
+
+# Serverless Framework v3 and its Python plugin, pinned by package-lock.json: only the deploy check needs them.
+NODE_STAMP := node_modules/.installed
+install-node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,13 +22,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-test: install
+test: install install-node
 	$(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check service tests bench scripts
 	$(BIN)/ruff format --check service tests
 	$(BIN)/mypy --strict service
+	$(BIN)/hadolint Dockerfile
 
 demo: install
 	$(BIN)/python -m scripts.demo
@@ -32,4 +41,4 @@ soak: install
 	$(BIN)/python -m tests.soak --documents $${SOAK_DOCUMENTS:-500}
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) node_modules .serverless .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -328,7 +328,11 @@ def s3_notification(sample: Sample, size: int) -> dict[str, Any]:
                     "s3SchemaVersion": "1.0",
                     "configurationId": "nanonets-ingest",
                     "bucket": {"name": DEMO_INPUT_BUCKET, "arn": f"arn:aws:s3:::{DEMO_INPUT_BUCKET}"},
-                    "object": {"key": quote_plus(sample.key, safe="/"), "size": size, "sequencer": "0A1B2C3D"},
+                    "object": {
+                        "key": quote_plus(sample.key, safe="/"),
+                        "size": size,
+                        "sequencer": "0A1B2C3D",
+                    },
                 },
             }
         ]

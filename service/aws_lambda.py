@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 
 @cache
 def _pipeline() -> Any:
+    import os
+
+    from service.adapters.ssm import resolve_ssm_secrets
     from service.logs import configure_logging
     from service.pipeline import Pipeline, Services
     from service.settings import load_settings
 
+    resolve_ssm_secrets(os.environ)  # serverless.yml names SSM parameters, never secret values
     settings = load_settings()
     secrets = [settings.nanonets_api_key.get_secret_value()]
     if settings.webhook_secret:

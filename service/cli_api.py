@@ -49,7 +49,7 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     training_urls.add_argument("--data", help="annotation JSON")
     training_files = add(
         "upload-training-file",
-        lambda c, a: c.upload_training_files(a.paths, _json_text(a.data) or ""),
+        lambda c, a: c.upload_training_files(_existing(a.paths), _json_text(a.data) or ""),
         "UploadFile",
     )
     training_files.add_argument("paths", nargs="+", metavar="PATH", type=Path)
@@ -83,12 +83,16 @@ def _label_urls(client: NanonetsClient, args: argparse.Namespace) -> dict[str, A
     )
 
 
-def _label_file(client: NanonetsClient, args: argparse.Namespace) -> dict[str, Any]:
-    for path in args.paths:
+def _existing(paths: list[Path]) -> list[Path]:
+    for path in paths:
         if not path.is_file():
             _usage(f"no such file: {path}")
+    return paths
+
+
+def _label_file(client: NanonetsClient, args: argparse.Namespace) -> dict[str, Any]:
     return client.predict_files(
-        args.paths,
+        _existing(args.paths),
         asynchronous=args.asynchronous,
         request_metadata=_json_text(args.metadata),
         pages_to_process=args.pages,

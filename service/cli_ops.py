@@ -20,7 +20,9 @@ Commands = argparse._SubParsersAction  # a private name, but the only type add_s
 def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server is meant to listen
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="default: $PORT or 8000"
+    )
     serve.add_argument("--workers", type=int, default=None, help="default: 2 x CPU + 1")
     serve.set_defaults(handler=run_serve)
 

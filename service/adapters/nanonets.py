@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from service.errors import (
@@ -44,8 +46,20 @@ class _CappedRetry(Retry):
     """`Retry` whose Retry-After wait is capped, so one answer cannot park a worker for an hour."""
 
     def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, self.backoff_max)
+        header = response.headers.get("Retry-After")
+        if header is None:
+            return None
+        try:
+            # Lenient where the RFC is strict: "0.5" is a wait, not a reason to crash (urllib3 raises).
+            value = float(header)
+        except ValueError:
+            try:
+                value = self.parse_retry_after(header)  # an HTTP-date
+            except InvalidHeader:
+                return None  # garbage: fall back to our own backoff
+        if math.isnan(value):
+            return None
+        return min(max(value, 0.0), self.backoff_max)
 
 
 def _retry_policy(settings: NanonetsSettings) -> Retry:
@@ -98,6 +112,12 @@ class NanonetsClient:
         except (requests.ConnectionError, requests.Timeout) as error:
             raise NanonetsUnavailable(
                 f"cannot reach Nanonets: {type(error).__name__}", endpoint=path
+            ) from None
+        except requests.RequestException as error:
+            # Anything else requests/urllib3 raise (a malformed header, a bad redirect) is still "Nanonets
+            # misbehaved", never a traceback; the text names the type only, as a URL could carry the key.
+            raise NanonetsUnavailable(
+                f"unusable answer from Nanonets: {type(error).__name__}", endpoint=path
             ) from None
         if response.status_code >= 400:
             raise _error_for(response, path)

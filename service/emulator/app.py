@@ -8,6 +8,7 @@ import binascii
 import copy
 import functools
 import itertools
+import math
 import threading
 import time
 import uuid
@@ -310,7 +311,8 @@ def _authorized(state: EmulatorState) -> bool:
 
 
 def _seconds(value: float | None) -> str:
-    return "0" if not value else str(max(0, round(value)) if value >= 1 else value)
+    """Retry-After is whole seconds (RFC 9110): round a fractional wait up, never down to zero."""
+    return "0" if not value or value <= 0 else str(math.ceil(value))
 
 
 def _urls_and_metadata() -> tuple[list[str], str | None]:
