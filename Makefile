@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff format --check service tests
 	$(BIN)/mypy --strict service
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/python -m scripts.audit
 
 demo: install
 	$(BIN)/python -m scripts.demo

@@ -36,11 +36,14 @@ class ReconcileSummary(BaseModel):
     too_young: int = 0
     failed: int = 0
     errors: int = 0
+    # Claims left "submitting" by a worker that died: submitted again (or found done and cleaned up).
+    resubmitted: int = 0
 
     def line(self) -> str:
         return (
             f"checked={self.checked} completed={self.completed} still_pending={self.still_pending} "
-            f"too_young={self.too_young} failed={self.failed} errors={self.errors}"
+            f"too_young={self.too_young} failed={self.failed} errors={self.errors} "
+            f"resubmitted={self.resubmitted}"
         )
 
 
@@ -59,8 +62,30 @@ def reconcile(pipeline: Pipeline, *, older_than_seconds: int, limit: int) -> Rec
             _drop_stale_marker(pipeline, file_id, record)
             continue
         _reconcile_one(pipeline, record, now, summary)
+    _sweep_orphaned_claims(pipeline, now, summary, limit)
     log.info("reconcile finished", extra=summary.model_dump())
     return summary
+
+
+def _sweep_orphaned_claims(pipeline: Pipeline, now: datetime, summary: ReconcileSummary, limit: int) -> None:
+    """A worker that died between claiming a source version and recording its submission leaves a claim
+    that blocks every later event for that version. Past CLAIM_STALE_SECONDS, submit it again."""
+    stale_after = pipeline.settings.claim_stale_seconds
+    for listed in pipeline.storage.list_submitting(limit=limit):
+        found = pipeline.storage.claim_of_marker(listed)
+        if found is None or found[0].state == "submitted":
+            pipeline.storage.delete_marker(listed)  # finished, or failed and released: nothing to do
+            continue
+        claim = found[0]
+        if (now - parse_iso(claim.claimed_at)).total_seconds() < stale_after:
+            continue
+        outcome = pipeline.resubmit_orphan(claim)
+        log.warning(
+            "orphaned submission claim taken over",
+            extra={"bucket": claim.source.bucket, "key": claim.source.key, "outcome": outcome.status},
+        )
+        summary.resubmitted += outcome.status == "submitted"
+        summary.errors += outcome.status == "failed"
 
 
 def _reconcile_one(

@@ -29,7 +29,7 @@ from service.core.keys import KeyPolicy, object_digest, output_key, skip_reason,
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload, parse_retrieval
 from service.core.rules import Rules, load_rules
-from service.errors import NanonetsError, PayloadRejected
+from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
 from service.models.document import NormalizedDocument, Review, SourceRef
 from service.models.ledger import LedgerRecord, QuarantineKind, QuarantineRecord, SubmissionClaim
 from service.models.nanonets import FilePrediction
@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 # A claim still "submitting" after this long belongs to a worker that died mid-submission.
-STALE_CLAIM_SECONDS = 300
 # How long a webhook that overtook its own submission record waits for that record.
 RECORD_WAIT_SECONDS = 2.0
+OUTPUT_WRITE_ATTEMPTS = 5
 
 
 def utc_now() -> datetime:
@@ -127,6 +127,13 @@ def document_digest(document: NormalizedDocument) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _output_digest(body: bytes) -> str | None:
+    try:
+        return document_digest(NormalizedDocument.model_validate_json(body))
+    except ValueError:
+        return None  # not one of our documents (edited by hand?): it is replaced
+
+
 def merge_review(current: Review | None, incoming: Review) -> Review:
     """A later inference webhook never undoes a review; our own approval echoed back stays auto."""
     if incoming == "rejected":
@@ -166,10 +173,26 @@ class Pipeline:
         source = SourceRef(bucket=ref.bucket, key=ref.key, etag=head.etag, version_id=head.version_id)
         return self._submit_version(source)
 
+    def resubmit_orphan(self, claim: SubmissionClaim) -> SubmitOutcome:
+        """Submit a version whose claimant died, if the source still holds it (else release the claim)."""
+        source = claim.source
+        head = self.storage.head_source(source.bucket, source.key, source.version_id)
+        digest = object_digest(source.bucket, source.key)
+        if head is None or source_token(head.etag, head.version_id) != claim.source_token:
+            self.storage.delete_claim(digest, claim.source_token)
+            self.storage.clear_submitting(digest, claim.source_token)
+            return SubmitOutcome(
+                status="skipped", bucket=source.bucket, key=source.key, reason="source changed or deleted"
+            )
+        return self._submit_version(source)
+
     def _submit_version(self, source: SourceRef) -> SubmitOutcome:
         token = source_token(source.etag, source.version_id)
         digest = object_digest(source.bucket, source.key)
         claim = SubmissionClaim(source=source, source_token=token, claimed_at=iso(self.now()))
+        # Marker before claim: a crash between the two leaves a marker reconcile cleans up, never a claim
+        # nobody can find.
+        self.storage.mark_submitting(digest, token)
         blocked = self._take_claim(digest, claim)
         if blocked:
             return SubmitOutcome(status="skipped", bucket=source.bucket, key=source.key, reason=blocked)
@@ -189,6 +212,7 @@ class Pipeline:
         except NanonetsError as error:
             # Leave no claim behind, so a repeated event, `submit` or backfill retries this version.
             self.storage.delete_claim(digest, token)
+            self.storage.clear_submitting(digest, token)
             self._quarantine_submission(source, digest, token, error)
             log.warning(
                 "submission failed", extra={"bucket": source.bucket, "key": source.key, "error": str(error)}
@@ -220,7 +244,7 @@ class Pipeline:
         if existing.state == "submitted":
             return f"already submitted (request_file_id {existing.request_file_id})"
         age = (self.now() - parse_iso(existing.claimed_at)).total_seconds()
-        if age < STALE_CLAIM_SECONDS:
+        if age < self.settings.claim_stale_seconds:
             return "submission already in progress"
         # The claimant died mid-submission; take over, unless another worker just did.
         if self.storage.replace_claim(digest, claim, if_match=etag):
@@ -244,6 +268,7 @@ class Pipeline:
         self.storage.put_record(record)
         done = claim.model_copy(update={"state": "submitted", "request_file_id": request_file_id})
         self.storage.replace_claim(digest, done)
+        self.storage.clear_submitting(digest, token)
         self.storage.delete_quarantine(submission_quarantine_id(digest, token))
 
     def _quarantine_submission(
@@ -315,7 +340,25 @@ class Pipeline:
             record = self.storage.get_record(prediction.request_file_id)
             if record is not None:
                 return record
-        return None
+        return self._adopt(prediction.request_file_id, digest, token)
+
+    def _adopt(self, request_file_id: str, digest: str, token: str) -> LedgerRecord | None:
+        """Nanonets accepted the submission but its worker died before recording it: the webhook carries
+        the claim's own metadata, which proves the file is ours. Record it now rather than quarantine it."""
+        found = self.storage.read_claim(digest, token)
+        if found is None or found[0].request_file_id is not None:
+            return self.storage.get_record(request_file_id)
+        claim = found[0]
+        self._record_submission(claim.source, token, digest, claim, request_file_id)
+        log.warning(
+            "adopted a submission whose worker died before recording it",
+            extra={
+                "request_file_id": request_file_id,
+                "bucket": claim.source.bucket,
+                "key": claim.source.key,
+            },
+        )
+        return self.storage.get_record(request_file_id)
 
     def _quarantine_unknown(self, prediction: FilePrediction, raw_key: str) -> FileOutcome:
         reason = "request_file_id was never submitted by this deployment"
@@ -374,7 +417,7 @@ class Pipeline:
         )
         if record.status == "done" and record.output_digest == digest:
             return outcome
-        self.storage.put_output(record.output_key, document.to_json_bytes())
+        wrote = self._put_output_once(record, document.to_json_bytes(), digest)
         updated = record.model_copy(
             update={
                 "status": "done",
@@ -387,6 +430,8 @@ class Pipeline:
             }
         )
         self.storage.put_record(updated, previous_status=record.status)
+        if not wrote:
+            return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
         log.info(
             "output written",
             extra={
@@ -399,6 +444,25 @@ class Pipeline:
             },
         )
         return outcome.model_copy(update={"outcome": "written"})
+
+    def _put_output_once(self, record: LedgerRecord, body: bytes, digest: str) -> bool:
+        """Write the output with a conditional PUT; False when it already holds this document.
+
+        Several deliveries of one webhook can race (repeats, two deployments): S3 lets exactly one
+        conditional write through, and the others find the same content there and write nothing, so
+        whoever listens to the output bucket sees one write. A first completion tries If-None-Match (one
+        request); otherwise the current output is read and replaced only if unchanged since."""
+        expected: str | None = None  # None: "only if absent"
+        for attempt in range(OUTPUT_WRITE_ATTEMPTS):
+            if attempt > 0 or record.output_digest is not None:
+                current = self.storage.read_output(record.output_key)
+                if current is not None and _output_digest(current[0]) == digest:
+                    return False
+                expected = current[1] if current else None
+            if self.storage.put_output(record.output_key, body, if_match=expected):
+                return True
+            time.sleep(0.05 * attempt)
+        raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry later")
 
     def _should_auto_approve(self, record: LedgerRecord, document: NormalizedDocument) -> bool:
         if not self.settings.auto_approve or document.review != "pending":

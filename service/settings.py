@@ -79,6 +79,8 @@ class Settings(NanonetsSettings):
     # With AUTO_APPROVE: the confidence every field must reach when the rules file sets no min_confidence.
     auto_approve_min_confidence: float = Field(default=0.8, ge=0, le=1)
     max_pending_seconds: int = Field(default=86400, gt=0)
+    # A claim still "submitting" after this long belongs to a worker that died: reconcile takes it over.
+    claim_stale_seconds: int = Field(default=300, gt=0)
     reconcile_older_than_seconds: int = Field(default=900, ge=0)
     reconcile_batch_limit: int = Field(default=500, gt=0)
     # Hosts whose SNS SubscribeURL may be fetched. Real AWS: sns.<region>.amazonaws.com (always allowed).

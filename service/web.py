@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.adapters.sns import confirm_subscription
 from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
@@ -74,8 +74,24 @@ def error_body(code: str, detail: str, status: int, **headers: str) -> Response:
 
 
 def _read_body() -> bytes:
-    # Werkzeug enforces MAX_CONTENT_LENGTH while reading, with or without a Content-Length (413).
-    return request.get_data(cache=False)
+    """The body, or 413 past MAX_BODY_BYTES, whether or not the client sent a Content-Length."""
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        # Werkzeug refuses an over-limit Content-Length with 413 before reading anything.
+        return request.get_data(cache=False)
+    # Chunked (gunicorn terminates the stream): werkzeug's limited stream stops silently at the limit,
+    # which would hand us a truncated body. Read one byte past the limit to tell "exactly" from "over".
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    stream = request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
 
 
 @api.get("/healthz")

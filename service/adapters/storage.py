@@ -249,6 +249,28 @@ class Storage:
     def delete_claim(self, digest: str, token: str) -> None:
         self._delete(self.state_bucket, self._claim_key(digest, token))
 
+    # A marker per submission under way, so reconcile finds claims whose worker died without listing
+    # every claim ever made: index/submitting/<digest>--<token hash>.
+    def _submitting_key(self, digest: str, token: str) -> str:
+        token_hash = hashlib.sha256(token.encode()).hexdigest()[:32]
+        return self._state_key("index", "submitting", f"{digest}--{token_hash}")
+
+    def mark_submitting(self, digest: str, token: str) -> None:
+        self._put_json(self.state_bucket, self._submitting_key(digest, token), b"")
+
+    def clear_submitting(self, digest: str, token: str) -> None:
+        self._delete(self.state_bucket, self._submitting_key(digest, token))
+
+    def list_submitting(self, limit: int | None = None) -> Iterator[ListedKey]:
+        return self._list(self.state_bucket, self._state_key("index", "submitting") + "/", limit)
+
+    def claim_of_marker(self, listed: ListedKey) -> tuple[SubmissionClaim, str] | None:
+        digest, _, token_hash = listed.key.rsplit("/", 1)[-1].partition("--")
+        return self._get_model(self._state_key("claims", digest, token_hash + ".json"), SubmissionClaim)
+
+    def delete_marker(self, listed: ListedKey) -> None:
+        self._delete(self.state_bucket, listed.key)
+
     # ---- ledger ----
 
     def _record_key(self, request_file_id: str) -> str:
@@ -335,8 +357,21 @@ class Storage:
 
     # ---- outputs ----
 
-    def put_output(self, key: str, body: bytes) -> None:
-        self._put_json(self.output_bucket, key, body)
+    def put_output(self, key: str, body: bytes, *, if_match: str | None = None) -> bool:
+        """Write an output only if it is still what the caller last saw: absent (`if_match=None`) or of
+        that ETag. False when someone else wrote it first (412), so concurrent writers never both write."""
+        conditions = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
+        try:
+            self._put_json(self.output_bucket, key, body, **conditions)
+        except ClientError as error:
+            if _is_precondition_failed(error) or _error_code(error) == "ConditionalRequestConflict":
+                return False
+            raise
+        return True
+
+    def read_output(self, key: str) -> tuple[bytes, str] | None:
+        """The output's bytes and ETag, or None."""
+        return self._get_bytes(self.output_bucket, key)
 
     def get_output(self, key: str) -> bytes | None:
         found = self._get_bytes(self.output_bucket, key)

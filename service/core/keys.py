@@ -49,6 +49,9 @@ def skip_reason(policy: KeyPolicy, bucket: str, key: str, size: int | None) -> s
         return "key too long"
     if any(ord(c) < 32 or ord(c) == 127 for c in key):
         return "key contains control characters"
+    if any(segment in (".", "..") for segment in key.split("/")):
+        # Harmless in S3, but the output key would carry it to whoever syncs outputs to a disk.
+        return "key has a '.' or '..' path segment"
     own = _own_prefix_reason(policy, bucket, key)
     if own:
         return own

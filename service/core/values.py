@@ -5,11 +5,14 @@ Decisions, so the behaviour is predictable:
   (`12/23/2025`). Two-digit years are 20yy below 70 and 19yy from 70.
 - Amounts: with both `.` and `,` the last one is the decimal separator. With one kind only, it is a thousands
   separator when it repeats or when exactly three digits follow it (`1.234` and `1,234` are 1234; amounts
-  have two decimals), else the decimal separator (`45,99`, `1,5`). Spaces, no-break spaces and `'` group
+  have two decimals), else the decimal separator (`45,99`, `1,5`). Nothing or a lone 0 before it makes it
+  decimal whatever follows (`,99`, `0,035`). Spaces, no-break spaces and `'` group
   thousands. A leading or trailing `-`, or parentheses, make it negative.
 - Quantities are a number followed by a unit (`50L`, `50,5 l`, `3 uds`); the number follows the amount rule.
 - A type comes from the rules file, else from the label (`fecha` → date, `total` → amount, `cantidad` →
-  quantity), else from the text's shape. A label hint holds even when the text does not parse: then
+  quantity: a word of the label starts with the hint, so `fechafactura` is a date and `holiday` is not; a
+  label naming an identifier, such as `tax_id`, `vat_number` or `forma_pago`, is text), else from the
+  text's shape. A label hint holds even when the text does not parse: then
   `normalized` is None and validation can say `bad_format`.
 """
 
@@ -52,9 +55,9 @@ _DAY_MONTH_NAME = re.compile(
 _MONTH_NAME_DAY = re.compile(r"\b([a-z]{3,10})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?!\d)")
 
 _CURRENCY = re.compile(r"€|\$|£|\b(?:eur|euros?|usd|gbp)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d(?:[\d.,'\u00a0 ]*\d)?")
+_NUMBER = re.compile(r"(?:(?<!\d)[.,](?=\d))?\d(?:[\d.,'\u00a0 ]*\d)?")
 _QUANTITY = re.compile(r"^\s*[-+]?\s*(\d(?:[\d.,'\u00a0 ]*\d)?)\s*([a-zA-Z\u00c0-\u017f.]{1,12})\s*$")
-_PLAIN_NUMBER = re.compile(r"^\s*[-+(]?\s*\d(?:[\d.,'\u00a0 ]*\d)?\s*\)?\s*-?\s*$")
+_PLAIN_NUMBER = re.compile(r"^\s*[-+(]?\s*[.,]?\d(?:[\d.,'\u00a0 ]*\d)?\s*\)?\s*-?\s*$")
 _LETTERS = re.compile(r"[a-z]")
 
 _LABEL_HINTS: tuple[tuple[FieldType, tuple[str, ...]], ...] = (
@@ -147,7 +150,7 @@ def _number_from_digits(digits: str) -> float | None:
     elif has_dot or has_comma:
         separator = "." if has_dot else ","
         head, _, tail = compact.rpartition(separator)
-        if compact.count(separator) > 1 or len(tail) == 3:
+        if compact.count(separator) > 1 or (len(tail) == 3 and head not in ("", "0")):
             compact = compact.replace(separator, "")
         else:
             compact = head.replace(separator, "") + "." + tail
@@ -199,10 +202,18 @@ def parse_number(text: str) -> float | None:
     return -value if _is_negative(text, match) else value
 
 
+_IDENTIFIER_WORDS = frozenset(
+    {"id", "nif", "cif", "number", "numero", "num", "no", "code", "codigo", "ref", "referencia"}
+    | {"method", "metodo", "forma", "medio", "tipo", "type", "name", "nombre"}
+)
+
+
 def type_from_label(label: str) -> FieldType | None:
-    folded = _fold(label)
+    words = re.findall(r"[a-z]+", _fold(label))
+    if any(word in _IDENTIFIER_WORDS for word in words):
+        return None  # `tax_id`, `vat_number`, `forma_pago`: the hint word is not what the field holds
     for field_type, hints in _LABEL_HINTS:
-        if any(hint in folded for hint in hints):
+        if any(word.startswith(hint) for word in words for hint in hints):
             return field_type
     return None
 
