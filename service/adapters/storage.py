@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
@@ -79,6 +79,39 @@ def build_s3_client(settings: Settings) -> S3Client:
     )
 
 
+def _credential_lifetime(s3: S3Client) -> tuple[bool, datetime | None]:
+    """(temporary?, expiry) of the credentials the client signs with. botocore has no public accessor:
+    `_get_credentials` and `_expiry_time` are private, so any surprise just skips the warning."""
+    try:
+        credentials = s3._get_credentials()  # type: ignore[attr-defined]
+    except Exception:  # a warning must never break a submission
+        return False, None
+    if credentials is None:
+        return False, None
+    expiry = getattr(credentials, "_expiry_time", None)
+    return bool(getattr(credentials, "token", None)), expiry if isinstance(expiry, datetime) else None
+
+
+def presign_lifetime_warning(
+    ttl_seconds: int, temporary: bool, expiry: datetime | None, *, now: datetime
+) -> str | None:
+    """A presigned URL dies with the credentials that signed it, whatever its X-Amz-Expires says."""
+    if not temporary:
+        return None
+    if expiry is None:
+        return (
+            "presigned URLs are signed with temporary credentials: they stop working when those expire, "
+            f"possibly before PRESIGN_TTL_SECONDS={ttl_seconds}"
+        )
+    left = (expiry - now).total_seconds()
+    if left >= ttl_seconds:
+        return None
+    return (
+        f"presigned URLs are signed with temporary credentials that expire in {int(left)} s, sooner than "
+        f"PRESIGN_TTL_SECONDS={ttl_seconds}: Nanonets must download each document before then"
+    )
+
+
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -106,6 +139,7 @@ class Storage:
         self.state_bucket = state_bucket
         self.state_prefix = state_prefix
         self.output_bucket = output_bucket
+        self._expiry_checked = False  # warn about short-lived signing credentials once per instance
 
     @classmethod
     def from_settings(cls, settings: Settings, s3: S3Client | None = None) -> Storage:
@@ -208,9 +242,13 @@ class Storage:
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:
             params["VersionId"] = version_id
-        return self._s3.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=min(ttl_seconds, MAX_PRESIGN_SECONDS)
-        )
+        ttl = min(ttl_seconds, MAX_PRESIGN_SECONDS)
+        if not self._expiry_checked:
+            self._expiry_checked = True
+            warning = presign_lifetime_warning(ttl, *_credential_lifetime(self._s3), now=datetime.now(UTC))
+            if warning:
+                log.warning(warning)
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
 
     def list_sources(self, bucket: str, prefix: str) -> Iterator[ListedKey]:
         return self._list(bucket, prefix)

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import boto3
 import pytest
 import requests
 from flask.testing import FlaskClient
@@ -339,3 +340,30 @@ def test_handle_event_payload_one_path_for_every_envelope(
     assert len(results[0].submitted) == 1
     assert all(len(r.submitted) == 0 and len(r.skipped) == 1 for r in results[1:])
     assert len(submissions(emulator_url)) == 1
+
+
+def test_temporary_credentials_shorter_than_the_presign_ttl_are_warned_about(
+    make_settings: Any, s3: Any, emulator_url: str, monkeypatch: Any, caplog: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.adapters.storage import presign_lifetime_warning
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert presign_lifetime_warning(3600, False, None, now=now) is None
+    assert presign_lifetime_warning(3600, True, now + timedelta(hours=2), now=now) is None
+    short = presign_lifetime_warning(21600, True, now + timedelta(seconds=900), now=now)
+    assert short is not None and "expire in 900 s" in short and "PRESIGN_TTL_SECONDS=21600" in short
+    assert "possibly before" in str(presign_lifetime_warning(60, True, None, now=now))
+
+    # Through the real client: session credentials (a token) with no known expiry still warn, once.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3 caches credentials in its default session
+    pipeline = Pipeline(Services.from_settings(make_settings()))
+    put(s3, "incoming/a.pdf")
+    put(s3, "incoming/b.pdf")
+    with caplog.at_level("WARNING", logger="service.adapters.storage"):
+        pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/a.pdf"))
+        pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/b.pdf"))
+    warnings = [r for r in caplog.records if "temporary credentials" in r.getMessage()]
+    assert len(warnings) == 1
