@@ -1,0 +1,277 @@
+"""Table 4: cold start of the Lambda handler module, against importing its dependencies alone.
+
+Each measurement is a fresh `python -c` process (as a new Lambda container), timed inside the process from
+its first line: the reference imports flask, boto3, pydantic and requests; the subject imports
+`service.aws_lambda` and answers one event. Two subjects:
+- events: `events_handler` with an SQS batch holding one S3 ObjectCreated event (HEAD, claim, presign,
+  LabelUrls to the emulator, ledger record), then a second event in the same process ("warm"), which
+  shows how much of the first event is start-up rather than the event's own I/O;
+- http: `http_handler` with an API Gateway HTTP API (v2) event for GET /healthz, through apig-wsgi.
+Rounds alternate reference and subjects; medians are reported, of wall-clock time (what a Lambda init
+costs; the goal is judged on it) and of CPU time (less disturbed by other processes on a busy machine).
+The S3 here is bench/s3stub.py, so the event's own I/O costs ~1 ms per call rather than moto's ~6 ms.
+
+`modules_beyond_reference` runs the subject once more with `-X importtime` after importing the reference
+and sums the import time of what it adds, by top-level package: where lazy imports would pay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.common import REPO, median
+from bench.payloads import document_bytes, pages
+from bench.stack import INPUT_BUCKET, put_documents
+from tests.support import s3_event, sqs_batch
+
+REFERENCE_MODULES = ("flask", "boto3", "pydantic", "requests")
+
+REFERENCE = """
+import json, time
+c0, t0 = time.process_time(), time.perf_counter()
+import flask, boto3, pydantic, requests
+t1 = time.perf_counter()
+print("COLD " + json.dumps({"import": t1 - t0, "cpu": time.process_time() - c0}))
+"""
+
+EVENTS = """
+import json, sys, time
+c0, t0 = time.process_time(), time.perf_counter()
+from service import aws_lambda
+t1 = time.perf_counter()
+first = aws_lambda.events_handler(json.loads(sys.argv[1]), None)
+t2, c2 = time.perf_counter(), time.process_time()
+second = aws_lambda.events_handler(json.loads(sys.argv[2]), None)
+t3 = time.perf_counter()
+ok = first.get("batchItemFailures") == [] and second.get("batchItemFailures") == []
+print("COLD " + json.dumps({"import": t1 - t0, "first": t2 - t1, "warm": t3 - t2, "cpu": c2 - c0, "ok": ok}))
+"""
+
+HTTP = """
+import json, sys, time
+c0, t0 = time.process_time(), time.perf_counter()
+from service import aws_lambda
+t1 = time.perf_counter()
+first = aws_lambda.http_handler(json.loads(sys.argv[1]), None)
+t2, c2 = time.perf_counter(), time.process_time()
+second = aws_lambda.http_handler(json.loads(sys.argv[1]), None)
+t3 = time.perf_counter()
+ok = first.get("statusCode") == 200 and second.get("statusCode") == 200
+print("COLD " + json.dumps({"import": t1 - t0, "first": t2 - t1, "warm": t3 - t2, "cpu": c2 - c0, "ok": ok}))
+"""
+
+STAGED = """
+import json, sys, time
+t0 = time.perf_counter()
+import flask, boto3, pydantic, requests
+t1 = time.perf_counter()
+from pydantic import BaseModel
+t2 = time.perf_counter()
+import yaml, pydantic_settings
+t3 = time.perf_counter()
+from service import aws_lambda, intake
+from service.adapters import sns
+t4 = time.perf_counter()
+build = getattr(aws_lambda, "_pipeline", None)
+if build is not None:
+    build()
+t5 = time.perf_counter()
+aws_lambda.events_handler(json.loads(sys.argv[1]), None)
+t6 = time.perf_counter()
+print("COLD " + json.dumps({
+    "flask, boto3, pydantic, requests (the reference)": t1 - t0,
+    "pydantic's lazy part (BaseModel and what it loads)": t2 - t1,
+    "other dependencies: pyyaml, pydantic-settings": t3 - t2,
+    "the service's own modules (service.*)": t4 - t3,
+    "building the pipeline: settings, S3 client, Nanonets session, rules": t5 - t4,
+    "the event itself (HEAD, claim, presign, LabelUrls, record)": t6 - t5,
+}))
+"""
+
+OPTIONAL = (
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "click",
+    "apig_wsgi",
+    "tqdm",
+    "service.web",
+    "service.emulator",
+    "service.cli",
+    "service.cli_api",
+    "service.cli_ops",
+    "service.operations",
+)
+
+LOADED = """
+import json, sys
+from service import aws_lambda
+aws_lambda.events_handler(json.loads(sys.argv[1]), None)
+names = json.loads(sys.argv[2])
+print("COLD " + json.dumps({"loaded": [n for n in names if n in sys.modules]}))
+"""
+
+IMPORTTIME = """
+import json, sys
+import flask, boto3, pydantic, requests
+print("BENCH-MARK", file=sys.stderr, flush=True)
+from service import aws_lambda
+aws_lambda.events_handler(json.loads(sys.argv[1]), None)
+"""
+
+
+def http_event(path: str = "/healthz") -> dict[str, Any]:
+    host = "abc123.execute-api.us-east-1.amazonaws.com"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": host, "user-agent": "bench", "accept": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": host,
+            "domainPrefix": "abc123",
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bench",
+            },
+            "requestId": "bench-request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "25/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1795600800000,
+        },
+        "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class ColdReport:
+    rounds: int
+    reference: list[float] = field(default_factory=list)
+    reference_cpu: list[float] = field(default_factory=list)
+    reference_wall: list[float] = field(default_factory=list)
+    events: list[dict[str, float]] = field(default_factory=list)
+    events_wall: list[float] = field(default_factory=list)
+    http: list[dict[str, float]] = field(default_factory=list)
+    http_wall: list[float] = field(default_factory=list)
+    python_startup: list[float] = field(default_factory=list)
+    beyond_reference: list[tuple[str, float]] = field(default_factory=list)
+    breakdown: list[dict[str, float]] = field(default_factory=list)
+    optional_loaded: list[str] = field(default_factory=list)  # of OPTIONAL, what the events path imported
+    failures: list[str] = field(default_factory=list)
+
+    def breakdown_medians(self) -> list[tuple[str, float]]:
+        if not self.breakdown:
+            return []
+        return [(step, median([b[step] for b in self.breakdown])) for step in self.breakdown[0]]
+
+    def med(self, series: list[dict[str, float]], key: str) -> float:
+        return median([item[key] for item in series])
+
+    def total(self, series: list[dict[str, float]]) -> float:
+        return median([item["import"] + item["first"] for item in series])
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _child(
+    code: str, args: list[str], env: dict[str, str], extra: list[str] | None = None
+) -> tuple[str, str, float]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, *(extra or []), "-c", code, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"cold-start child failed:\n{result.stderr[-3000:]}")
+    return result.stdout, result.stderr, wall
+
+
+def _measured(stdout: str) -> dict[str, Any]:
+    for line in stdout.splitlines():
+        if line.startswith("COLD "):
+            parsed: dict[str, Any] = json.loads(line[5:])
+            return parsed
+    raise RuntimeError(f"no COLD line in: {stdout[-500:]}")
+
+
+def _sqs_event(key: str, tag: str) -> str:
+    return json.dumps(sqs_batch([(f"cold-{tag}", json.dumps(s3_event(INPUT_BUCKET, key, size=600)))]))
+
+
+def modules_beyond_reference(env: dict[str, str], event: str) -> list[tuple[str, float]]:
+    """Import time (self, summed by top-level package) of what the events path imports beyond the
+    reference modules, in ms, largest first."""
+    _, stderr, _ = _child(IMPORTTIME, [event], env, ["-X", "importtime"])
+    after = stderr.split("BENCH-MARK", 1)[1]
+    totals: dict[str, float] = defaultdict(float)
+    for line in after.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
+        if not self_us.isdigit():
+            continue
+        totals[name.strip().split(".")[0]] += int(self_us) / 1000
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+def measure(env: dict[str, str], s3: Any, rounds: int = 5) -> ColdReport:
+    child_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
+    keys = [f"incoming/cold/doc-{i:03d}.pdf" for i in range(3 * rounds + 8)]
+    put_documents(s3, {key: document_bytes(pages(1, seed=i), key) for i, key in enumerate(keys)})
+    key_iter = iter(keys)
+    report = ColdReport(rounds=rounds)
+    http = json.dumps(http_event())
+
+    def events_args() -> list[str]:
+        return [_sqs_event(next(key_iter), "a"), _sqs_event(next(key_iter), "b")]
+
+    # warm-up (not measured): byte-compiles anything not compiled yet, warms the OS file cache
+    _child(REFERENCE, [], child_env)
+    _child(EVENTS, events_args(), child_env)
+    _child(HTTP, [http], child_env)
+    for _ in range(rounds):
+        out, _, wall = _child("pass", [], child_env)
+        report.python_startup.append(wall)
+        out, _, wall = _child(REFERENCE, [], child_env)
+        measured = _measured(out)
+        report.reference.append(measured["import"])
+        report.reference_cpu.append(measured["cpu"])
+        report.reference_wall.append(wall)
+        out, _, wall = _child(EVENTS, events_args(), child_env)
+        measured = _measured(out)
+        if not measured.pop("ok"):
+            report.failures.append("events_handler did not submit cleanly")
+        report.events.append(measured)
+        report.events_wall.append(wall)
+        out, _, wall = _child(HTTP, [http], child_env)
+        measured = _measured(out)
+        if not measured.pop("ok"):
+            report.failures.append("http_handler did not answer 200")
+        report.http.append(measured)
+        report.http_wall.append(wall)
+        out, _, _ = _child(STAGED, [_sqs_event(next(key_iter), "s")], child_env)
+        report.breakdown.append(_measured(out))
+    report.beyond_reference = modules_beyond_reference(child_env, _sqs_event(next(key_iter), "c"))
+    out, _, _ = _child(LOADED, [_sqs_event(next(key_iter), "d"), json.dumps(OPTIONAL)], child_env)
+    report.optional_loaded = _measured(out)["loaded"]
+    return report

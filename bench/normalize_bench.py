@@ -1,0 +1,181 @@
+"""Table 2: normalization scaling, against `json.loads` of the same bytes.
+
+For webhook bodies of 1, 10, 100 and 1,000 pages (bench/payloads.py: 4 fields and a 3x3 table per page):
+- reference: `json.loads(body)`;
+- normalize + validate: `parse_payload(json.loads(body))` (the payload validated by the pydantic models)
+  then `normalize_file(..., rules=samples/rules/fuel-receipts.yaml)` (which validates by the rules);
+- the whole CPU path of a webhook, for context: the above + `document_digest` + `to_json_bytes`.
+
+Times are CPU time (`time.process_time`), the best of several rounds, reference and subject measured in
+the same round. Peak memory is tracemalloc's peak while processing (the body itself is
+allocated before), in its own pass (tracing slows everything down). The garbage collector stays on, as in
+the service; the subject is also timed with the GC off and after `gc.freeze()` (start-up objects moved out
+of the collector's way), which shows how much of a per-page slope is the collector's, and the payload's
+pydantic validation from a dict (what `parse_payload` does) against `model_validate_json` on the bytes.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.payloads import body_bytes, pages, webhook_body
+from bench.stack import RULES
+from service.core.normalize import normalize_file
+from service.core.payloads import parse_payload
+from service.core.rules import load_rules
+from service.models.document import NormalizedDocument, SourceRef
+from service.models.nanonets import PredictionResponse
+from service.pipeline import decode_json, document_digest
+
+SIZES = (1, 10, 100, 1000)
+SOURCE = SourceRef(bucket="ingest-in", key="incoming/batch.pdf", etag="0123456789abcdef")
+METADATA = json.dumps({"bucket": "ingest-in", "key": "incoming/batch.pdf", "etag": "0123456789abcdef"})
+
+
+@dataclass
+class Row:
+    pages: int
+    body_bytes: int
+    loads_s: float  # the reference: json.loads(body)
+    normalize_s: float  # the subject: bytes → validated, normalized document (includes its own json.loads)
+    full_s: float  # + digest + output JSON: the whole CPU path of a first-delivery webhook
+    normalize_nogc_s: float  # the subject with the garbage collector off (diagnostic)
+    normalize_frozen_s: float  # the subject after gc.freeze() (what start-up objects cost the collector)
+    stages_s: dict[str, float]  # parse_payload, normalize_file, digest, to_json_bytes, each alone
+    loads_peak: int
+    normalize_peak: int
+
+    @property
+    def ratio(self) -> float:
+        return self.normalize_s / self.loads_s
+
+    @property
+    def full_ratio(self) -> float:
+        return self.full_s / self.loads_s
+
+    def per_page_us(self, seconds: float) -> float:
+        return seconds / self.pages * 1e6
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio, "full_ratio": self.full_ratio}
+
+
+def _normalize(body: bytes, rules: Any) -> NormalizedDocument:
+    (prediction,) = parse_payload(decode_json(body))
+    return normalize_file(
+        prediction,
+        source=SOURCE,
+        model_id="emulator-model",
+        rules=rules,
+        review="pending",
+        processed_at=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+
+
+def _full(body: bytes, rules: Any) -> bytes:
+    document = _normalize(body, rules)
+    document_digest(document)
+    return document.to_json_bytes()
+
+
+def _per_call(fn: Callable[[], object], calls: int) -> float:
+    """CPU seconds per call (time.process_time: another process taking the core does not count)."""
+    started = time.process_time()
+    for _ in range(calls):
+        fn()
+    return (time.process_time() - started) / calls
+
+
+def _peak(fn: Callable[[], object]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    del result
+    return peak
+
+
+def body_for(n_pages: int) -> bytes:
+    return body_bytes(
+        webhook_body("5f1c2a9e-8d1b-4c5e-9b7a-0c6f3e2d1a00", pages(n_pages), METADATA, "batch.pdf")
+    )
+
+
+def measure(rounds: int = 7, budget_s: float = 0.05) -> list[Row]:
+    rules = load_rules(RULES)
+    rows = []
+    for n_pages in SIZES:
+        body = body_for(n_pages)
+        _full(body, rules)  # warm: first-use costs (pydantic, regexes) are not per-page costs
+        data = json.loads(body)
+        (prediction,) = parse_payload(data)
+        document = _normalize(body, rules)
+        calls = max(1, int(budget_s / max(_per_call(lambda b=body: _full(b, rules), 1), 1e-6)))
+        subjects: dict[str, Callable[[], object]] = {
+            "loads": lambda b=body: json.loads(b),
+            "normalize": lambda b=body: _normalize(b, rules),
+            "full": lambda b=body: _full(b, rules),
+            "parse_payload": lambda d=data: parse_payload(d),
+            "normalize_file": lambda p=prediction: normalize_file(
+                p,
+                source=SOURCE,
+                model_id="emulator-model",
+                rules=rules,
+                review="pending",
+                processed_at=datetime(2026, 11, 25, tzinfo=UTC),
+            ),
+            "document_digest": lambda d=document: document_digest(d),
+            "to_json_bytes": lambda d=document: d.to_json_bytes(),
+            # the payload's validation from a dict (as parse_payload does) or straight from the bytes
+            "validate_dict": lambda b=body: PredictionResponse.model_validate(json.loads(b)),
+            "validate_json": lambda b=body: PredictionResponse.model_validate_json(b),
+        }
+        best = dict.fromkeys([*subjects, "nogc", "frozen"], float("inf"))
+        for _ in range(rounds):  # interleaved, so a disturbance hits reference and subject alike
+            for name, fn in subjects.items():
+                best[name] = min(best[name], _per_call(fn, calls * (3 if name == "loads" else 1)))
+            gc.disable()
+            try:
+                best["nogc"] = min(best["nogc"], _per_call(subjects["normalize"], calls))
+            finally:
+                gc.enable()
+            gc.freeze()
+            try:
+                best["frozen"] = min(best["frozen"], _per_call(subjects["normalize"], calls))
+            finally:
+                gc.unfreeze()
+        rows.append(
+            Row(
+                pages=n_pages,
+                body_bytes=len(body),
+                loads_s=best["loads"],
+                normalize_s=best["normalize"],
+                full_s=best["full"],
+                normalize_nogc_s=best["nogc"],
+                normalize_frozen_s=best["frozen"],
+                stages_s={
+                    k: best[k]
+                    for k in (
+                        "parse_payload",
+                        "normalize_file",
+                        "document_digest",
+                        "to_json_bytes",
+                        "validate_dict",
+                        "validate_json",
+                    )
+                },
+                loads_peak=_peak(lambda b=body: json.loads(b)),
+                normalize_peak=_peak(lambda b=body: _normalize(b, rules)),
+            )
+        )
+    return rows

@@ -1,0 +1,549 @@
+"""docs/BENCHMARKS.md from one run's results; the Notes section is bench/NOTES.md, written by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.burst_bench import BurstReport, BurstRun
+from bench.coldstart_bench import OPTIONAL, ColdReport
+from bench.common import Machine, median
+from bench.floor_app import FIRST_DELIVERY_CALLS, REPEAT_CALLS
+from bench.normalize_bench import Row
+from bench.profiles import Profile
+from bench.webhook_bench import MemoryReport, WebhookReport, by_method
+
+NOTES = Path(__file__).with_name("NOTES.md")
+MEMORY_NOISE_KIB = 1024  # "no growth beyond noise": under 1 MiB per worker after the warm-up
+
+
+@dataclass
+class Goal:
+    table: str
+    goal: str
+    measured: str
+    met: bool
+    margin: str
+
+    def row(self) -> str:
+        status = "met" if self.met else "**missed**"
+        return f"| {self.table} | {self.goal} | {self.measured} | {status} | {self.margin} |"
+
+
+def at_least(value: float, goal: float) -> tuple[bool, str]:
+    if value >= goal:
+        return True, f"{value - goal:+.2f} above"
+    return False, f"short by {goal - value:.2f} ({(goal - value) / goal:.0%})"
+
+
+def at_most(value: float, goal: float, unit: str = "") -> tuple[bool, str]:
+    if value <= goal:
+        return True, f"{goal - value:.2f}{unit} under"
+    return False, f"over by {value - goal:.2f}{unit} ({value / goal:.2f}x the goal)"
+
+
+def _calls(calls: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in calls.items() if n)
+
+
+# ---------------------------------------------------------------- goals
+
+
+def goals(
+    webhook: WebhookReport | None,
+    rows: list[Row] | None,
+    burst: BurstReport | None,
+    cold: ColdReport | None,
+    memory: MemoryReport | None,
+) -> list[Goal]:
+    found: list[Goal] = []
+    if webhook:
+        for n_pages in sorted(webhook.pool):
+            for delivery in ("first", "repeat"):
+                ratio = (
+                    webhook.run("service", n_pages, delivery).rps
+                    / webhook.run("floor", n_pages, delivery).rps
+                )
+                met, margin = at_least(ratio, 0.8)
+                label = "first delivery" if delivery == "first" else "repeat"
+                found.append(
+                    Goal(
+                        "1",
+                        f"{n_pages}-page {label}: service/floor req/s >= 0.8",
+                        f"{ratio:.2f}",
+                        met,
+                        margin,
+                    )
+                )
+    if rows:
+        worst = max(rows, key=lambda r: r.ratio)
+        met, margin = at_most(worst.ratio, 3.0, "x")
+        found.append(
+            Goal(
+                "2",
+                "normalize + validate <= 3x json.loads (every size)",
+                f"{worst.ratio:.1f}x at {worst.pages} page(s); "
+                + ", ".join(f"{r.pages}: {r.ratio:.1f}x" for r in rows),
+                met,
+                margin,
+            )
+        )
+        by_pages = {r.pages: r for r in rows}
+        if 10 in by_pages and 1000 in by_pages:
+            flat = (by_pages[1000].normalize_s / 1000) / (by_pages[10].normalize_s / 10)
+            met, margin = at_most(flat, 1.2)
+            found.append(Goal("2", "per-page time 1,000 pages / 10 pages <= 1.2", f"{flat:.2f}", met, margin))
+        worst_mem = max(rows, key=lambda r: r.normalize_peak / r.body_bytes)
+        peak = worst_mem.normalize_peak / worst_mem.body_bytes
+        met, margin = at_most(peak, 5.0, "x")
+        found.append(
+            Goal(
+                "2",
+                "peak memory <= 5x the body (every size)",
+                f"{peak:.1f}x at {worst_mem.pages} page(s); "
+                + ", ".join(f"{r.pages}: {r.normalize_peak / r.body_bytes:.1f}x" for r in rows),
+                met,
+                margin,
+            )
+        )
+    if burst:
+        run = burst.limited
+        assert run.rate_limit
+        ratio = run.rate / run.rate_limit
+        met, margin = at_least(ratio, 0.9)
+        found.append(
+            Goal("3", "submissions/s / R >= 0.9", f"{ratio:.2f} (R = {run.rate_limit:g}/s)", met, margin)
+        )
+        clean = run.lost == 0 and run.duplicates == 0 and run.records_missing == 0
+        found.append(
+            Goal(
+                "3",
+                "zero lost, zero duplicates",
+                f"lost {run.lost}, duplicates {run.duplicates}, records missing {run.records_missing}",
+                clean,
+                "" if clean else "see table 3",
+            )
+        )
+    if cold:
+        reference = median(cold.reference)
+        for name, series in (("events_handler", cold.events), ("http_handler", cold.http)):
+            ratio = cold.total(series) / reference
+            met, margin = at_most(ratio, 1.15)
+            found.append(
+                Goal("4", f"cold start `{name}` / dependencies <= 1.15", f"{ratio:.2f}", met, margin)
+            )
+    if memory:
+        growth = memory_growth(memory)
+        if growth is not None:
+            met = growth <= MEMORY_NOISE_KIB
+            found.append(
+                Goal(
+                    "5",
+                    f"worker RSS flat after warm-up (growth < {MEMORY_NOISE_KIB // 1024} MiB over the run)",
+                    f"{growth / 1024:+.2f} MiB after {memory.points[-1].requests:,} requests",
+                    met,
+                    "" if met else f"over by {(growth - MEMORY_NOISE_KIB) / 1024:.2f} MiB",
+                )
+            )
+        if memory.points[-1].requests < memory.target:
+            found.append(
+                Goal(
+                    "5",
+                    f"{memory.target:,} requests",
+                    f"{memory.points[-1].requests:,}",
+                    False,
+                    "time cap hit",
+                )
+            )
+    return found
+
+
+def warm_point(memory: MemoryReport) -> int:
+    """The first checkpoint past 1,000 requests (every first delivery done, caches filled)."""
+    return next((i for i, p in enumerate(memory.points) if p.requests >= 1000), len(memory.points) - 1)
+
+
+def memory_growth(memory: MemoryReport) -> int | None:
+    warm = warm_point(memory)
+    if warm >= len(memory.points) - 1:
+        return None
+    first, last = memory.points[warm], memory.points[-1]
+    return max(b - a for a, b in zip(first.rss_kib, last.rss_kib, strict=True))
+
+
+# ---------------------------------------------------------------- sections
+
+
+def section_webhook(report: WebhookReport, s3_calls: dict[str, dict[str, float]] | None) -> list[str]:
+    out = [
+        "## 1. Webhook throughput",
+        "",
+        "`POST /webhooks/nanonets` of the service (`service.web:create_app()`) against the floor "
+        "(`bench/floor_app.py`: a bare Flask endpoint that reads the body and makes the same S3 calls), both "
+        "under gunicorn with the service's own config (`service/gunicorn_conf.py`, 2 sync workers, JSON "
+        "access log), both against the same moto S3 server. Load: `wrk -t2 -c16` with `bench/webhook.lua`, "
+        f"{report.rounds} runs of {report.seconds_per_run:g} s per row, floor and service alternating.",
+        "",
+        "- **first delivery**: each request completes a distinct file the service submitted through the "
+        "real path (S3 put → `Pipeline.submit_object` → the emulator, its webhooks off), so the ledger "
+        f"knows it: {_calls(FIRST_DELIVERY_CALLS)} S3 calls per request (counted in `bench/floor_app.py`).",
+        f"- **repeat**: the same webhook again for a file already done: the digest matches and nothing is "
+        f"written: {_calls(REPEAT_CALLS)} S3 calls per request (the raw put answers 412).",
+        "",
+        *s3_calls_lines(s3_calls),
+        "| body | delivery | app | req/s | p50 ms | p99 ms | worker CPU ms/req | moto CPU ms/req "
+        "| first-delivery share | service/floor |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for n_pages in sorted(report.pool):
+        for delivery in ("first", "repeat"):
+            service, floor = report.run("service", n_pages, delivery), report.run("floor", n_pages, delivery)
+            for run in (service, floor):
+                ratio = f"**{service.rps / floor.rps:.2f}**" if run is service else ""
+                share = f"{run.first_share:.0%}" if delivery == "first" else "0%"
+                errors = f" ({run.errors} errors)" if run.errors else ""
+                out.append(
+                    f"| {n_pages} page{'s' if n_pages > 1 else ''} "
+                    f"({report.body_bytes[n_pages] / 1024:.1f} KiB) "
+                    f"| {delivery} | {run.app} | {run.rps:.1f}{errors} | {run.p50_ms:.0f} | {run.p99_ms:.0f} "
+                    f"| {run.worker_cpu_ms:.1f} | {run.s3_cpu_ms:.1f} | {share} | {ratio} |"
+                )
+    out += [
+        "",
+        "Worker CPU is the user+system time of both gunicorn workers per webhook served (counted in the "
+        "access log, so the requests still queued when wrk stopped count too: each run waits for the app "
+        "to drain before the next starts); moto CPU the same for the moto server. Pools: "
+        + ", ".join(
+            f"{report.pool[n]} {n}-page files submitted at {report.submit_rate[n]:.1f}/s"
+            for n in sorted(report.pool)
+        )
+        + ".",
+        "",
+    ]
+    return out
+
+
+def s3_calls_lines(s3_calls: dict[str, dict[str, float]] | None) -> list[str]:
+    """The service's S3 calls per webhook as counted on the S3 stand-in, against the floor's."""
+    if not s3_calls:
+        return []
+    lines = []
+    for delivery, floor_calls in (("first", FIRST_DELIVERY_CALLS), ("repeat", REPEAT_CALLS)):
+        measured = by_method(s3_calls.get(delivery, {}))
+        expected = {k: float(v) for k, v in floor_calls.items() if v}
+        detail = ", ".join(f"{n:g} {key}" for key, n in s3_calls.get(delivery, {}).items())
+        same = all(
+            abs(measured.get(k, 0.0) - expected.get(k, 0.0)) < 0.01 for k in set(measured) | set(expected)
+        )
+        verdict = (
+            "the floor makes the same" if same else f"**the floor makes {_calls(floor_calls)}: update it**"
+        )
+        lines.append(
+            f"- counted on the S3 stand-in, the service's {delivery} delivery makes {detail}: {verdict}."
+        )
+    return [*lines, ""]
+
+
+def section_normalize(rows: list[Row]) -> list[str]:
+    by_pages = {r.pages: r for r in rows}
+    out = [
+        "## 2. Normalization scaling",
+        "",
+        "Webhook bodies (prediction-result shape) of N pages, each page a receipt: 4 fields and a 3x3 table "
+        "(`bench/payloads.py`). **normalize + validate** = `parse_payload(json.loads(body))` (the pydantic "
+        "models of the payload) + `normalize_file(...)` with the sample rules (`validate_document`); the "
+        "**full path** adds `document_digest` and `to_json_bytes`, everything a first-delivery webhook "
+        "computes. Times per page: CPU time of the process, best of 7 interleaved rounds; peak memory by "
+        "tracemalloc, as a multiple "
+        "of the body's size.",
+        "",
+        "| pages | body | json.loads µs/page | normalize + validate µs/page | ratio | full path µs/page "
+        "| full / json.loads | peak json.loads | peak normalize |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r.pages:,} | {r.body_bytes / 1024:,.1f} KiB | {r.per_page_us(r.loads_s):.1f} "
+            f"| {r.per_page_us(r.normalize_s):.1f} | **{r.ratio:.1f}x** | {r.per_page_us(r.full_s):.1f} "
+            f"| {r.full_ratio:.1f}x | {r.loads_peak / r.body_bytes:.1f}x "
+            f"| **{r.normalize_peak / r.body_bytes:.1f}x** |"
+        )
+    out += [
+        "",
+        "Where the time goes (µs/page): normalize + validate with the GC on (as above), after `gc.freeze()`, "
+        "with the GC off; each stage alone; and the payload's validation from a dict (`json.loads` + "
+        "`PredictionResponse.model_validate`, what `parse_payload` does) against `model_validate_json` on "
+        "the bytes.",
+        "",
+        "| pages | GC on | gc.freeze() | GC off | parse_payload | normalize_file | document_digest "
+        "| to_json_bytes | loads + model_validate | model_validate_json |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        s = r.stages_s
+        out.append(
+            f"| {r.pages:,} | {r.per_page_us(r.normalize_s):.1f} | {r.per_page_us(r.normalize_frozen_s):.1f} "
+            f"| {r.per_page_us(r.normalize_nogc_s):.1f} | {r.per_page_us(s['parse_payload']):.1f} "
+            f"| {r.per_page_us(s['normalize_file']):.1f} | {r.per_page_us(s['document_digest']):.1f} "
+            f"| {r.per_page_us(s['to_json_bytes']):.1f} | {r.per_page_us(s['validate_dict']):.1f} "
+            f"| {r.per_page_us(s['validate_json']):.1f} |"
+        )
+    if 10 in by_pages and 1000 in by_pages:
+        a, b = by_pages[10], by_pages[1000]
+
+        def slope(attr: str) -> float:
+            return float((getattr(b, attr) / 1000) / (getattr(a, attr) / 10))
+
+        out += [
+            "",
+            f"Per-page time, 1,000 pages / 10 pages: normalize + validate **{slope('normalize_s'):.2f}**; "
+            f"after gc.freeze() {slope('normalize_frozen_s'):.2f}; GC off {slope('normalize_nogc_s'):.2f}; "
+            f"json.loads itself {slope('loads_s'):.2f}.",
+        ]
+    return [*out, ""]
+
+
+def _burst_row(name: str, run: BurstRun) -> str:
+    limit = f"{run.rate_limit:g}" if run.rate_limit else "none"
+    ratio = f"**{run.rate / run.rate_limit:.2f}**" if run.rate_limit else ""
+    statuses = ", ".join(f"{k}: {v}" for k, v in run.status_counts.items())
+    return (
+        f"| {name} | {run.events:,} | {limit} | {run.seconds:.1f} | {run.accepted:,} | {run.rate:.1f} "
+        f"| {ratio} "
+        f"| {statuses} | {run.redelivered} | {run.lost} | {run.duplicates} | {run.records_missing} |"
+    )
+
+
+def section_burst(report: BurstReport) -> list[str]:
+    return [
+        "## 3. Burst intake",
+        "",
+        f"S3 ObjectCreated events for one-page documents, as SQS messages in batches of 10, handled by "
+        f"`service.aws_lambda.events_handler` in {report.concurrency} worker processes (Lambda's SQS poller "
+        f"starts with 5 concurrent batches; each process imports the handler once and is warmed with one "
+        f"event first). Messages listed in `batchItemFailures` are queued again. The emulator answers 429 "
+        f"with Retry-After past `rate_limit_rps` = R (a token bucket that starts full); the client retries "
+        f"(urllib3 Retry, Retry-After honoured). Exactly-once is checked afterwards: one emulator file and "
+        f"one ledger record (`_state/files/<id>.json`, naming the key) per document. S3 here is "
+        f"`bench/s3stub.py` (see Notes).",
+        "",
+        "| run | events | R /s | seconds | accepted | submissions/s | / R | LabelUrls answers | redelivered "
+        "| lost | duplicates | records missing |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        _burst_row("capacity (no limit)", report.capacity),
+        _burst_row("burst against R", report.limited),
+        "",
+        "R is set to half the capacity measured just before (at most 25/s), so the ratio measures behaviour "
+        "under the limit rather than the pipeline's own speed.",
+        "",
+    ]
+
+
+def section_cold(report: ColdReport) -> list[str]:
+    reference = median(report.reference)
+    reference_cpu = median(report.reference_cpu)
+    out = [
+        "## 4. Cold start",
+        "",
+        f"Fresh `python -c` processes, timed from their first line (interpreter start-up, "
+        f"{median(report.python_startup) * 1000:.0f} ms for `python -c pass`, is outside both sides); "
+        f"medians of {report.rounds} alternating rounds. "
+        "Reference: `import flask, boto3, pydantic, requests`. "
+        "Subjects: `from service import aws_lambda`, then one event; then a second event in the same "
+        "process (warm), which is the event's own cost (S3 on `bench/s3stub.py`, Nanonets the emulator). "
+        "The goal is judged on wall-clock time; CPU time (import + first event) is given too, as it is "
+        "less disturbed by other processes.",
+        "",
+        "| process | import ms | first event ms | import + first event ms | ratio to reference "
+        "| CPU ms | CPU ratio | warm event ms | process wall ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| reference: flask, boto3, pydantic, requests | {reference * 1000:.0f} | "
+        f"| {reference * 1000:.0f} | 1.00 | {reference_cpu * 1000:.0f} | 1.00 "
+        f"| | {median(report.reference_wall) * 1000:.0f} |",
+    ]
+    for name, series, wall in (
+        ("`events_handler`, SQS batch of 1 S3 event", report.events, report.events_wall),
+        ("`http_handler`, HTTP API v2 `GET /healthz`", report.http, report.http_wall),
+    ):
+        total = report.total(series)
+        out.append(
+            f"| {name} | {report.med(series, 'import') * 1000:.0f} "
+            f"| {report.med(series, 'first') * 1000:.0f} "
+            f"| {total * 1000:.0f} | **{total / reference:.2f}** | {report.med(series, 'cpu') * 1000:.0f} "
+            f"| {report.med(series, 'cpu') / reference_cpu:.2f} | {report.med(series, 'warm') * 1000:.1f} "
+            f"| {median(wall) * 1000:.0f} |"
+        )
+    if report.breakdown:
+        out += [
+            "",
+            "Where the events handler's cold start goes (one process importing step by step, medians):",
+            "",
+            "| step | ms |",
+            "| --- | ---: |",
+        ]
+        for step, seconds in report.breakdown_medians():
+            out.append(f"| {step} | {seconds * 1000:.0f} |")
+    out += [
+        "",
+        "Imported on the events path beyond the reference, by top-level package (`-X importtime`, self "
+        "times summed, ms): "
+        + ", ".join(f"{name} {ms:.0f}" for name, ms in report.beyond_reference[:10] if ms >= 1)
+        + ".",
+    ]
+    lazy = [name for name in OPTIONAL if name not in report.optional_loaded]
+    out += [
+        "",
+        "Lazy imports: after answering an event, the events path has not imported "
+        + ", ".join(f"`{name}`" for name in lazy)
+        + (
+            "; it has imported " + ", ".join(f"`{name}`" for name in report.optional_loaded) + "."
+            if report.optional_loaded
+            else "."
+        ),
+    ]
+    if report.failures:
+        out += ["", "Failures: " + "; ".join(sorted(set(report.failures)))]
+    return [*out, ""]
+
+
+def section_memory(report: MemoryReport) -> list[str]:
+    warm = warm_point(report)
+    out = [
+        "## 5. Worker memory",
+        "",
+        f"A fresh gunicorn service (2 workers, same config), idle, then webhooks from wrk until "
+        f"{report.target:,} requests: the first {report.first_deliveries:,} are first deliveries of the "
+        "files of table 3, the rest repeats. RSS (and USS: pages only that worker holds) of each worker "
+        "from /proc after each chunk. S3 on `bench/s3stub.py`.",
+        "",
+        "| requests | worker RSS MiB | worker USS MiB | req/s in chunk |",
+        "| ---: | --- | --- | ---: |",
+    ]
+    for i, point in enumerate(report.points):
+        label = f"{point.requests:,}" + (" (idle)" if i == 0 else " (warm)" if i == warm else "")
+        out.append(
+            f"| {label} | {' / '.join(f'{k / 1024:.1f}' for k in point.rss_kib)} "
+            f"| {' / '.join(f'{k / 1024:.1f}' for k in point.uss_kib)} | {point.rps:.0f} |"
+        )
+    growth = memory_growth(report)
+    first, last = report.points[0], report.points[-1]
+    idle_growth = max(b - a for a, b in zip(first.rss_kib, last.rss_kib, strict=True))
+    out += ["", f"From idle to the end: {idle_growth / 1024:+.2f} MiB (largest worker)."]
+    if growth is not None:
+        span = last.requests - report.points[warm].requests
+        out[-1] += (
+            f" After warm-up ({report.points[warm].requests:,} requests) to the end: "
+            f"{growth / 1024:+.2f} MiB over {span:,} requests = {growth * 1024 / span:.0f} bytes per request."
+        )
+    if report.non2xx:
+        out += ["", f"{report.non2xx} answers were not 2xx."]
+    return [*out, ""]
+
+
+def _package_line(profile: Profile) -> list[str]:
+    total = sum(seconds for _, seconds in profile.by_package)
+    if not total:
+        return []
+    shares = [
+        f"{name} {seconds / total:.0%}" for name, seconds in profile.by_package if seconds / total >= 0.01
+    ]
+    return ["Own time by package: " + ", ".join(shares) + ".", ""]
+
+
+def section_profiles(profiles: list[Profile]) -> list[str]:
+    out = [
+        "## Profiles (pyinstrument)",
+        "",
+        "Top lines of each profile: the heaviest functions by their own time (`flat`), then the call tree's "
+        "top (time including callees). Times in seconds.",
+        "",
+    ]
+    for profile in profiles:
+        out += [
+            f"### {profile.name}",
+            "",
+            profile.what,
+            "",
+            *_package_line(profile),
+            "```text",
+            *profile.flat,
+            "```",
+            "",
+            "```text",
+            *profile.tree,
+            "```",
+            "",
+        ]
+    return out
+
+
+def render(
+    *,
+    command: str,
+    started: str,
+    seconds: float,
+    machine: Machine,
+    quick: bool,
+    webhook: WebhookReport | None,
+    s3_calls: dict[str, dict[str, float]] | None,
+    rows: list[Row] | None,
+    burst: BurstReport | None,
+    cold: ColdReport | None,
+    memory: MemoryReport | None,
+    profiles: list[Profile],
+    section_seconds: dict[str, float],
+    load_after: str = "n/a",
+) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `make bench` (bench/run.py): edit bench/NOTES.md or bench/report.py, "
+        "not this file. -->",
+        "",
+        "Every figure is a ratio to a reference measured in the same run on the same machine, with the "
+        "absolute numbers beside it for context: timings on these machines are noisy.",
+        "",
+        f"- command: `{command}`"
+        + (" (**quick mode**: shortened runs, not for comparison)" if quick else ""),
+        f"- run: {started}, {seconds / 60:.1f} min ("
+        + ", ".join(f"{name} {s:.0f} s" for name, s in section_seconds.items())
+        + ")",
+        f"- machine: {machine.cores} cores ({machine.cpu}), Python {machine.python}, {machine.platform}, "
+        f"load average before the run {machine.load_before}, after it {load_after}",
+        "- packages: " + ", ".join(f"{name} {version}" for name, version in machine.packages.items()),
+        "",
+        "## Goals",
+        "",
+        "| table | goal | measured | status | margin |",
+        "| --- | --- | --- | --- | --- |",
+        *(goal.row() for goal in goals(webhook, rows, burst, cold, memory)),
+        "",
+    ]
+    if webhook:
+        out += section_webhook(webhook, s3_calls)
+    if rows:
+        out += section_normalize(rows)
+    if burst:
+        out += section_burst(burst)
+    if cold:
+        out += section_cold(cold)
+    if memory:
+        out += section_memory(memory)
+    if profiles:
+        out += section_profiles(profiles)
+    if NOTES.exists():
+        out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(out)
+
+
+def summary_lines(text: str) -> list[str]:
+    """The goals table, for the console at the end of a run."""
+    lines = text.splitlines()
+    start = lines.index("## Goals")
+    end = next(i for i in range(start + 2, len(lines)) if lines[i].startswith("## "))
+    return [line for line in lines[start:end] if line.strip()]
+
+
+def as_dict(value: Any) -> Any:
+    return value.as_dict() if hasattr(value, "as_dict") else value

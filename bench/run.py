@@ -1,0 +1,278 @@
+"""`make bench`: measure the service against its references and write docs/BENCHMARKS.md.
+
+    .venv/bin/python -m bench.run [--quick] [--only normalize,webhook,burst,memory,cold,profiles]
+
+Order: normalization (in process, nothing else running), webhook throughput (moto S3), then on the fast S3
+stand-in: burst intake, worker memory (fed the burst's files), cold start, profiles. Logs and the raw
+results go to bench/out/ (git-ignored). Needs wrk (installed with apt-get when missing) and pyinstrument
+(pip-installed into the venv when missing; the profiles are skipped if that fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import profiles as profiling
+from bench.burst_bench import BurstReport, burst
+from bench.coldstart_bench import ColdReport
+from bench.coldstart_bench import measure as cold_measure
+from bench.common import OUT, REPO, load_average, log, machine
+from bench.normalize_bench import Row, body_for
+from bench.normalize_bench import measure as normalize_measure
+from bench.payloads import body_bytes, webhook_body
+from bench.report import render, summary_lines
+from bench.stack import (
+    FLOOR_APP,
+    FLOOR_BUCKET,
+    INPUT_BUCKET,
+    OUTPUT_BUCKET,
+    SERVICE_APP,
+    App,
+    create_buckets,
+    in_process_pipeline,
+    s3_client,
+    service_env,
+    start_app,
+    start_s3stub,
+)
+from bench.webhook_bench import (
+    MemoryReport,
+    WebhookReport,
+    count_s3_calls,
+    memory_run,
+    submit_pool,
+    throughput,
+    write_bodies,
+)
+from bench.wrk import ensure_wrk
+from service.emulator.control import EmulatorControl
+from tests.servers import AWS_TEST_ENV, Process, start_emulator, start_moto
+
+SECTIONS = ("normalize", "webhook", "burst", "memory", "cold", "profiles")
+DOC = REPO / "docs" / "BENCHMARKS.md"
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.sections: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        log(f"--- {name}")
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.sections[name] = time.perf_counter() - started
+            log(f"--- {name} done in {self.sections[name]:.0f} s")
+
+
+@contextlib.contextmanager
+def running(*processes: Process | App) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(Exception):
+                process.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs, to try the bench out (not for the doc)"
+    )
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
+    parser.add_argument("--output", type=Path, default=DOC, help="where to write the report")
+    args = parser.parse_args(argv)
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if "memory" in wanted:
+        wanted.add("burst")  # the memory run is fed the burst's files
+
+    started_at = time.strftime("%Y-%m-%d %H:%M %Z")
+    started = time.perf_counter()
+    if wanted & {"webhook", "memory"}:
+        ensure_wrk()
+    if "profiles" in wanted and not profiling.ensure_pyinstrument():
+        wanted.discard("profiles")
+    info = machine()
+    OUT.mkdir(parents=True, exist_ok=True)
+    prune_runs(keep=2)
+    work_dir = Path(tempfile.mkdtemp(prefix="run-", dir=OUT))
+    os.environ.update(AWS_TEST_ENV)  # the bench never talks to real AWS
+    log(f"{info.cores} cores, Python {info.python}; logs under {work_dir}")
+    timer = Timer()
+    quick = args.quick
+
+    rows: list[Row] | None = None
+    webhook: WebhookReport | None = None
+    burst_report: BurstReport | None = None
+    memory: MemoryReport | None = None
+    cold: ColdReport | None = None
+    profiles: list[profiling.Profile] = []
+    s3_calls: dict[str, dict[str, float]] | None = None
+
+    if "normalize" in wanted:
+        with timer.section("2. normalization"):
+            rows = normalize_measure(rounds=3 if quick else 7, budget_s=0.04)
+
+    if "webhook" in wanted:
+        with timer.section("1. webhook throughput (moto)"):
+            webhook = run_webhook(work_dir, quick)
+
+    if wanted & {"webhook", "burst", "memory", "cold", "profiles"}:
+        stub = start_s3stub(work_dir)
+        emulator = start_emulator(log_dir=work_dir)
+        with running(stub, emulator):
+            s3 = s3_client(stub.url)
+            create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET))
+            env = service_env(stub.url, emulator.url)
+            if "webhook" in wanted:
+                with timer.section("S3 calls per webhook"):
+                    s3_calls = count_s3_calls(env, stub.url, in_process_pipeline(env), s3, emulator.url)
+            if "burst" in wanted:
+                with timer.section("3. burst intake"):
+                    burst_report = burst(
+                        env=env,
+                        s3=s3,
+                        emulator_url=emulator.url,
+                        log_dir=work_dir,
+                        events=200 if quick else 1000,
+                        calibration_events=60 if quick else 200,
+                    )
+            if "memory" in wanted and burst_report is not None:
+                with timer.section("5. worker memory"):
+                    memory = run_memory(env, emulator.url, burst_report, work_dir, quick)
+            if "cold" in wanted:
+                with timer.section("4. cold start"):
+                    cold = cold_measure(env, s3, rounds=2 if quick else 7)
+            if "profiles" in wanted:
+                with timer.section("profiles"):
+                    profiles = run_profiles(env, s3, emulator.url)
+
+    seconds = time.perf_counter() - started
+    text = render(
+        command="make bench" + (" (python -m bench.run --quick)" if quick else ""),
+        started=started_at,
+        seconds=seconds,
+        machine=info,
+        quick=quick,
+        webhook=webhook,
+        s3_calls=s3_calls,
+        rows=rows,
+        burst=burst_report,
+        cold=cold,
+        memory=memory,
+        profiles=profiles,
+        section_seconds=timer.sections,
+        load_after=load_average(),
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    results = {
+        "machine": asdict(info),
+        "seconds": seconds,
+        "sections": timer.sections,
+        "normalize": [r.as_dict() for r in rows] if rows else None,
+        "webhook": webhook.as_dict() if webhook else None,
+        "s3_calls": s3_calls,
+        "burst": burst_report.as_dict() if burst_report else None,
+        "memory": memory.as_dict() if memory else None,
+        "cold": cold.as_dict() if cold else None,
+        "profiles": profiling.as_dict(profiles),
+    }
+    for path in (work_dir / "results.json", OUT / "last-results.json"):
+        path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    print("\n".join(summary_lines(text)))
+    log(f"wrote {args.output} in {seconds / 60:.1f} min")
+    return 0
+
+
+def prune_runs(keep: int) -> None:
+    """Drop all but the newest `keep` bench/out/run-* folders (logs and bodies: tens of MB each)."""
+    runs = sorted((p for p in OUT.glob("run-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_webhook(work_dir: Path, quick: bool) -> WebhookReport:
+    moto = start_moto()
+    emulator = start_emulator(log_dir=work_dir)
+    with running(moto, emulator):
+        EmulatorControl(emulator.url).config(webhooks_enabled=False)
+        s3 = s3_client(moto.url)
+        create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
+        env = service_env(moto.url, emulator.url)
+        service = start_app("service", SERVICE_APP, env, log_dir=work_dir)
+        floor = start_app("floor", FLOOR_APP, {**env, "FLOOR_BUCKET": FLOOR_BUCKET}, log_dir=work_dir)
+        with running(service, floor):
+            return throughput(
+                service=service,
+                floor=floor,
+                pipeline=in_process_pipeline(env),
+                s3=s3,
+                s3_pid=moto.popen.pid,
+                emulator_url=emulator.url,
+                work_dir=work_dir,
+                seconds=3 if quick else 6,
+                rounds=1 if quick else 2,
+            )
+
+
+def run_memory(
+    env: dict[str, str], emulator_url: str, report: BurstReport, work_dir: Path, quick: bool
+) -> MemoryReport:
+    metadata = {f["request_file_id"]: f["request_metadata"] for f in EmulatorControl(emulator_url).files()}
+    bodies = [
+        body_bytes(webhook_body(file_id, report.file_pages[key], metadata[file_id], Path(key).name))
+        for key, file_id in report.file_ids.items()
+    ]
+    bodies_file = write_bodies(work_dir / "memory-bodies.txt", bodies)
+    service = start_app("service-memory", SERVICE_APP, env, log_dir=work_dir)
+    with running(service):
+        time.sleep(1.0)  # idle: booted, nothing served but the health check that says it is up
+        return memory_run(service, bodies_file, target=2000 if quick else 10_000)
+
+
+def run_profiles(env: dict[str, str], s3: Any, emulator_url: str) -> list[profiling.Profile]:
+    from bench.coldstart_bench import _sqs_event
+    from bench.normalize_bench import _full
+    from bench.payloads import document_bytes, pages
+    from bench.stack import RULES, put_documents
+    from service.core.rules import load_rules
+
+    found = []
+    rules = load_rules(RULES)
+    body = body_for(1000)
+    found.append(
+        profiling.in_process(
+            "normalize",
+            "bytes → validated, normalized document → digest → output JSON, 1,000-page body, 3 times",
+            lambda: [_full(body, rules) for _ in range(3)],
+        )
+    )
+    pipeline = in_process_pipeline(env)
+    bodies = submit_pool(pipeline, s3, emulator_url, count=60, n_pages=1, tag="profile")
+    found.append(profiling.webhook_in_process(env, bodies))
+    key = "incoming/cold/profile.pdf"
+    put_documents(s3, {key: document_bytes(pages(1), key)})
+    found.append(profiling.cold_start(env, _sqs_event(key, "profile")))
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())
