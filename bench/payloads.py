@@ -12,42 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scripts.make_samples import box, table
 from service.emulator.predictions import embed_prediction_marker
 
 Pages = list[list[dict[str, Any]]]
 SUPPLIERS = ("Repsol", "Cepsa", "BP", "Galp", "Shell", "Petronor")
-
-
-def _box(label: str, text: str, score: float, y: int, page: int) -> dict[str, Any]:
-    return {
-        "label": label,
-        "ocr_text": text,
-        "score": score,
-        "type": "field",
-        "xmin": 60,
-        "ymin": y,
-        "xmax": 420,
-        "ymax": y + 24,
-        "page_no": page,
-    }
-
-
-def _table(rows: list[dict[str, str]], y: int, page: int) -> dict[str, Any]:
-    return {
-        "label": "lineas_detalle",
-        "type": "table",
-        "score": 0.9,
-        "xmin": 40,
-        "ymin": y,
-        "xmax": 560,
-        "ymax": y + 40 * len(rows),
-        "page_no": page,
-        "cells": [
-            {"row": r, "col": c, "label": column, "text": text, "score": 0.9}
-            for r, row in enumerate(rows, start=1)
-            for c, (column, text) in enumerate(row.items(), start=1)
-        ],
-    }
 
 
 def page(index: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -63,11 +32,11 @@ def page(index: int, seed: int = 0) -> list[dict[str, Any]]:
         for r in range(3)
     ]
     return [
-        _box("fecha", f"{day:02d}/11/2026", 0.9 + (n % 9) / 100, 120, index),
-        _box("total", f"{40 + n % 60},{n % 100:02d} €", 0.85 + (n % 13) / 100, 240, index),
-        _box("matricula", f"{1000 + n % 9000}-KLM", 0.8 + (n % 17) / 100, 150, index),
-        _box("proveedor", SUPPLIERS[n % len(SUPPLIERS)], 0.9, 90, index),
-        _table(rows, 190, index),
+        box("fecha", f"{day:02d}/11/2026", 0.9 + (n % 9) / 100, 120, index),
+        box("total", f"{40 + n % 60},{n % 100:02d} €", 0.85 + (n % 13) / 100, 240, index),
+        box("matricula", f"{1000 + n % 9000}-KLM", 0.8 + (n % 17) / 100, 150, index),
+        box("proveedor", SUPPLIERS[n % len(SUPPLIERS)], 0.9, 90, index),
+        table("lineas_detalle", rows, 190, index),
     ]
 
 

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 import requests
@@ -36,6 +35,7 @@ from tests.servers import (
     start_moto,
     wait_http,
 )
+from tests.support import s3_record
 
 SAMPLES = REPO / "samples"
 RULES = SAMPLES / "rules" / "fuel-receipts.yaml"
@@ -176,7 +176,9 @@ def run(stack: Stack, timeout: float) -> int:
     for document in documents:
         key = stack.prefix + document.name
         put = s3.put_object(Bucket=stack.input_bucket, Key=key, Body=document.read_bytes())
-        records.append(_s3_record(stack.input_bucket, key, document.stat().st_size, put["ETag"]))
+        records.append(
+            s3_record(stack.input_bucket, key, size=document.stat().st_size, etag=put["ETag"].strip('"'))
+        )
     print(f"\nuploaded {len(documents)} documents to s3://{stack.input_bucket}/{stack.prefix}")
     answer = requests.post(
         f"{service.url}/events/s3",
@@ -204,19 +206,6 @@ def run(stack: Stack, timeout: float) -> int:
     for name in sorted(output_keys):
         print(f"  s3://{stack.output_bucket}/{output_keys[name]}")
     return 0
-
-
-def _s3_record(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-        "s3": {
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag.strip('"')},
-        },
-    }
 
 
 def _output_key(stack: Stack, name: str) -> str:

@@ -50,7 +50,7 @@ from tests.servers import (
     start_gunicorn,
     start_moto,
 )
-from tests.support import RECEIPT_PAGES, document_bytes
+from tests.support import RECEIPT_PAGES, document_bytes, s3_record
 
 INPUT_BUCKET, OUTPUT_BUCKET = "soak-in", "soak-out"
 FAULTS = {
@@ -181,18 +181,6 @@ def _drop_documents(s3: Any, count: int) -> dict[str, dict[str, Any]]:
     return keys
 
 
-def _record(key: str, meta: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "bucket": {"name": INPUT_BUCKET},
-            "object": {"key": key, "size": meta["size"], "eTag": meta["etag"]},
-        },
-    }
-
-
 def _post_events(
     stack: dict[str, Any],
     keys: dict[str, dict[str, Any]],
@@ -232,7 +220,9 @@ def _post_once(
 ) -> list[str]:
     """The keys to send again (as SQS would redeliver them), after one POST."""
     try:
-        answer = requests.post(url, json={"Records": [_record(k, keys[k]) for k in batch]}, timeout=120)
+        answer = requests.post(
+            url, json={"Records": [s3_record(INPUT_BUCKET, k, **keys[k]) for k in batch]}, timeout=120
+        )
     except requests.RequestException as error:
         _count_error(report, lock, type(error).__name__)
         return batch

@@ -187,3 +187,15 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys += [item["Key"] for item in page.get("Contents", [])]
     return keys
+
+
+def presigned_document_url(s3: Any, key: str, bucket: str = "ingest-in") -> str:
+    """Put `document_bytes()` at `key` and return a presigned GET URL the emulator can download."""
+    s3.put_object(Bucket=bucket, Key=key, Body=document_bytes())
+    url: str = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+    return url
+
+
+def receipt_boxes() -> list[dict[str, Any]]:
+    """RECEIPT_PAGES' only page as the emulator answers it (every box stamped page_no=0)."""
+    return [dict(box, page_no=0) for box in RECEIPT_PAGES[0]]

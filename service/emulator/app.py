@@ -380,10 +380,6 @@ def _predict(
     return jsonify({"message": "Success", "result": accepted})
 
 
-def _deliver_quietly(url: str, body: dict[str, Any], *, retries: int, retry_delay: float) -> None:
-    deliver(url, body, retries=retries, retry_delay=retry_delay)
-
-
 def _finish(state: EmulatorState, record: FileRecord, name: str, content: bytes) -> None:
     record.pages = predict(content, name)
     record.state = "ready"
@@ -412,7 +408,7 @@ def _send_webhook(
         record.webhooks_sent += 1
         state.background.submit(
             functools.partial(
-                _deliver_quietly,
+                deliver,
                 url,
                 sent,
                 retries=state.config.webhook_retries,

@@ -23,7 +23,7 @@ class Background:
         self._in_flight = 0
         self._cancelled = threading.Event()
 
-    def submit(self, work: Callable[[], None], delay: float = 0.0) -> None:
+    def submit(self, work: Callable[[], object], delay: float = 0.0) -> None:
         with self._idle:
             self._in_flight += 1
             cancelled = self._cancelled
@@ -35,7 +35,7 @@ class Background:
             self._cancelled.set()
             self._cancelled = threading.Event()
 
-    def _run(self, work: Callable[[], None], delay: float, cancelled: threading.Event) -> None:
+    def _run(self, work: Callable[[], object], delay: float, cancelled: threading.Event) -> None:
         try:
             if delay > 0 and cancelled.wait(delay):
                 return

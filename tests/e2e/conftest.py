@@ -15,14 +15,19 @@ from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
 
 
+def start_service(moto_server: Process, emulator_server: Process, log_dir: Path) -> Process:
+    """The service under gunicorn (2 workers) with the sample rules, against the given servers."""
+    env = ServiceEnv(
+        s3_url=moto_server.url, emulator_url=emulator_server.url, extra={"VALIDATION_RULES": RULES}
+    ).as_env()
+    return start_gunicorn(env, workers=2, log_dir=log_dir)
+
+
 @pytest.fixture(scope="module")
 def service(
     moto_server: Process, emulator_server: Process, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Process]:
-    env = ServiceEnv(
-        s3_url=moto_server.url, emulator_url=emulator_server.url, extra={"VALIDATION_RULES": RULES}
-    ).as_env()
-    process = start_gunicorn(env, workers=2, log_dir=tmp_path_factory.mktemp("gunicorn"))
+    process = start_service(moto_server, emulator_server, tmp_path_factory.mktemp("gunicorn"))
     yield process
     process.stop()
 
@@ -53,4 +58,4 @@ def read_log(process: Process) -> str:
     return process.log()
 
 
-__all__ = ["RULES", "Path", "Stack", "read_log"]
+__all__ = ["RULES", "Stack", "read_log", "start_service"]

@@ -17,8 +17,8 @@ import requests
 
 from service.emulator.control import EmulatorControl
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.e2e.conftest import RULES, Stack
-from tests.servers import TEST_SECRET, Process, ServiceEnv, start_gunicorn
+from tests.e2e.conftest import Stack, start_service
+from tests.servers import TEST_SECRET, Process
 from tests.support import RECEIPT_PAGES, document_bytes, list_keys, s3_event
 
 pytestmark = pytest.mark.e2e
@@ -30,10 +30,7 @@ DOCUMENTS = 8
 def second_service(
     moto_server: Process, emulator_server: Process, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Process]:
-    env = ServiceEnv(
-        s3_url=moto_server.url, emulator_url=emulator_server.url, extra={"VALIDATION_RULES": RULES}
-    ).as_env()
-    process = start_gunicorn(env, workers=2, log_dir=tmp_path_factory.mktemp("second"))
+    process = start_service(moto_server, emulator_server, tmp_path_factory.mktemp("second"))
     yield process
     process.stop()
 

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from service.emulator.control import EmulatorControl
-from tests.conftest import INPUT_BUCKET
 from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import RECEIPT_PAGES, document_bytes
+from tests.support import RECEIPT_PAGES, document_bytes, presigned_document_url, receipt_boxes
 
 WRONG_KEY = "wrong-cli-key-ZZZ-0099887766"
 MODEL = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"
@@ -71,15 +70,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> Any:
 
 @pytest.fixture()
 def doc_url(s3: Any) -> str:
-    s3.put_object(Bucket=INPUT_BUCKET, Key="incoming/cli recibo.pdf", Body=document_bytes())
-    url: str = s3.generate_presigned_url(
-        "get_object", Params={"Bucket": INPUT_BUCKET, "Key": "incoming/cli recibo.pdf"}, ExpiresIn=600
-    )
-    return url
-
-
-def receipt() -> list[dict[str, Any]]:
-    return [dict(box, page_no=0) for box in RECEIPT_PAGES[0]]
+    return presigned_document_url(s3, "incoming/cli recibo.pdf")
 
 
 def paths(control: EmulatorControl) -> list[tuple[str, str, int]]:
@@ -105,7 +96,7 @@ def test_label_urls_async_path_and_sync(run: Run, doc_url: str, control: Emulato
     accepted = ok(run("label-urls", "--async", "--async-path", doc_url))
     assert accepted["result"][0]["status"] == "processing"
     synchronous = ok(run("label-urls", doc_url))
-    assert synchronous["result"][0]["prediction"] == receipt()
+    assert synchronous["result"][0]["prediction"] == receipt_boxes()
     assert [p for _, p, _ in paths(control)] == [f"{MODEL}/LabelUrls/Async/", f"{MODEL}/LabelUrls/"]
 
 
@@ -114,7 +105,7 @@ def test_label_file_sync_and_async(run: Run, control: EmulatorControl, tmp_path:
     document.write_bytes(document_bytes())
 
     answer = ok(run("label-file", str(document), "--pages", "1", "--metadata", '{"a": 1}'))
-    assert answer["result"][0]["prediction"] == receipt()
+    assert answer["result"][0]["prediction"] == receipt_boxes()
     assert answer["result"][0]["input"] == "local recibo.pdf"
     assert answer["result"][0]["request_metadata"] == '{"a": 1}'
 
@@ -169,7 +160,7 @@ def test_get_file_falls_back_to_the_old_path(run: Run, control: EmulatorControl,
 
     fetched = ok(run("get-file", file_id))
 
-    assert fetched["unmoderated_images"][0]["predicted_boxes"] == receipt()
+    assert fetched["unmoderated_images"][0]["predicted_boxes"] == receipt_boxes()
     assert paths(control)[-1] == ("GET", f"{MODEL}/getFile/{file_id}/", 200)
 
 

@@ -27,9 +27,8 @@ from service.errors import (
     NanonetsUnavailable,
 )
 from service.settings import NanonetsSettings
-from tests.conftest import INPUT_BUCKET
 from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import RECEIPT_PAGES, document_bytes
+from tests.support import document_bytes, presigned_document_url, receipt_boxes
 
 MAX_RETRIES = 2
 WRONG_KEY = "wrong-key-QQQ-5551234567"
@@ -72,15 +71,7 @@ def client(api_url: str) -> NanonetsClient:
 @pytest.fixture()
 def doc_url(s3: Any) -> str:
     """A presigned moto URL of a document carrying the emulator's RECEIPT_PAGES marker."""
-    s3.put_object(Bucket=INPUT_BUCKET, Key="incoming/recibo.pdf", Body=document_bytes())
-    url: str = s3.generate_presigned_url(
-        "get_object", Params={"Bucket": INPUT_BUCKET, "Key": "incoming/recibo.pdf"}, ExpiresIn=600
-    )
-    return url
-
-
-def receipt() -> list[dict[str, Any]]:
-    return [dict(box, page_no=0) for box in RECEIPT_PAGES[0]]
+    return presigned_document_url(s3, "incoming/recibo.pdf")
 
 
 def two_page_pdf(tag: bytes = b"") -> bytes:
@@ -106,7 +97,7 @@ def test_predict_urls_sync_downloads_and_returns_the_prediction(
     answer = client.predict_urls([doc_url], request_metadata='{"driver": "1"}')
 
     [page] = answer["result"]
-    assert page["prediction"] == receipt()
+    assert page["prediction"] == receipt_boxes()
     assert page["input"] == "recibo.pdf"
     assert page["request_metadata"] == '{"driver": "1"}'
     assert api_calls(control) == [("POST", f"{MODEL}/LabelUrls/", 200)]
@@ -124,7 +115,7 @@ def test_predict_urls_async_both_styles(
     assert api_calls(control) == [("POST", MODEL + path, 200)]
     assert control.flush(timeout=10)
     body = client.get_file(accepted["request_file_id"])
-    assert body["unmoderated_images"][0]["predicted_boxes"] == receipt()
+    assert body["unmoderated_images"][0]["predicted_boxes"] == receipt_boxes()
     assert body["unmoderated_images"][0]["request_metadata"] == "m"
 
 
@@ -140,7 +131,7 @@ def test_predict_files_sync_with_paths_and_bytes(
 
     inputs = [(page["input"], page["page"]) for page in answer["result"]]
     assert inputs == [("from-disk.pdf", 0), ("two.pdf", 0), ("two.pdf", 1)]
-    assert answer["result"][0]["prediction"] == receipt()
+    assert answer["result"][0]["prediction"] == receipt_boxes()
     assert {page["request_metadata"] for page in answer["result"]} == {"batch-1"}
     assert sorted(f["source"] for f in control.files()) == ["from-disk.pdf", "two.pdf"]
     assert api_calls(control) == [("POST", f"{MODEL}/LabelFile/", 200)]
@@ -179,7 +170,7 @@ def test_submit_url_async_returns_the_file_id_and_sends_metadata_as_json(
 def test_fetch_file_uses_the_inferences_path(client: NanonetsClient, control: EmulatorControl) -> None:
     file_id = new_file(client)
     body = client.fetch_file(file_id)
-    assert body["unmoderated_images"][0]["predicted_boxes"] == receipt()
+    assert body["unmoderated_images"][0]["predicted_boxes"] == receipt_boxes()
     assert api_calls(control)[-1] == ("GET", f"{INFERENCES}/{file_id}", 200)
 
 
@@ -419,7 +410,7 @@ def test_one_429_then_success(client: NanonetsClient, control: EmulatorControl) 
 def test_one_503_then_success_on_a_post(client: NanonetsClient, control: EmulatorControl) -> None:
     control.faults(fail_next=[503])
     answer = client.predict_files([("a.pdf", document_bytes())])
-    assert answer["result"][0]["prediction"] == receipt()
+    assert answer["result"][0]["prediction"] == receipt_boxes()
     assert [c[2] for c in api_calls(control)] == [503, 200]
     assert len(control.files()) == 1
 
