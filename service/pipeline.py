@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-# A claim still "submitting" after this long belongs to a worker that died mid-submission.
 # How long a webhook that overtook its own submission record waits for that record.
 RECORD_WAIT_SECONDS = 2.0
+# Conditional output writes that lose to a concurrent writer re-read and try again this many times.
 OUTPUT_WRITE_ATTEMPTS = 5
 
 

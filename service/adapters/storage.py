@@ -112,6 +112,11 @@ def presign_lifetime_warning(
     )
 
 
+def _token_hash(token: str) -> str:
+    """A version token (an ETag or version id) as a fixed-length, key-safe name."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -256,7 +261,10 @@ class Storage:
     # ---- submission claims ----
 
     def _claim_key(self, digest: str, token: str) -> str:
-        return self._state_key("claims", digest, hashlib.sha256(token.encode()).hexdigest()[:32] + ".json")
+        return self._claim_key_of(digest, _token_hash(token))
+
+    def _claim_key_of(self, digest: str, token_hash: str) -> str:
+        return self._state_key("claims", digest, token_hash + ".json")
 
     def create_claim(self, digest: str, claim: SubmissionClaim) -> bool:
         """True when this caller now owns the submission of that source version."""
@@ -290,8 +298,7 @@ class Storage:
     # A marker per submission under way, so reconcile finds claims whose worker died without listing
     # every claim ever made: index/submitting/<digest>--<token hash>.
     def _submitting_key(self, digest: str, token: str) -> str:
-        token_hash = hashlib.sha256(token.encode()).hexdigest()[:32]
-        return self._state_key("index", "submitting", f"{digest}--{token_hash}")
+        return self._state_key("index", "submitting", f"{digest}--{_token_hash(token)}")
 
     def mark_submitting(self, digest: str, token: str) -> None:
         self._put_json(self.state_bucket, self._submitting_key(digest, token), b"")
@@ -304,7 +311,7 @@ class Storage:
 
     def claim_of_marker(self, listed: ListedKey) -> tuple[SubmissionClaim, str] | None:
         digest, _, token_hash = listed.key.rsplit("/", 1)[-1].partition("--")
-        return self._get_model(self._state_key("claims", digest, token_hash + ".json"), SubmissionClaim)
+        return self._get_model(self._claim_key_of(digest, token_hash), SubmissionClaim)
 
     def delete_marker(self, listed: ListedKey) -> None:
         self._delete(self.state_bucket, listed.key)
