@@ -105,10 +105,6 @@ class NanonetsClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._session.request(method, self._base_url + path, timeout=self._timeout, **kwargs)
-        except requests.exceptions.RetryError as error:
-            raise NanonetsRateLimited(
-                "still rate limited after retries", status=429, endpoint=path
-            ) from error
         except (requests.ConnectionError, requests.Timeout) as error:
             raise NanonetsUnavailable(
                 f"cannot reach Nanonets: {type(error).__name__}", endpoint=path
