@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_ops.add_commands(commands)
     cli_api.add_commands(commands)
+    from service.review import cli as review_cli
+
+    review_cli.register(commands)
     return parser
 
 

@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from service.adapters.nanonets import NanonetsClient
-from service.adapters.storage import Storage
+from service.adapters.storage import Storage, build_s3_client
 from service.core.keys import KeyPolicy, object_digest, output_key, skip_reason, source_token
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload, parse_retrieval
@@ -33,6 +33,7 @@ from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
 from service.models.document import NormalizedDocument, Review, SourceRef
 from service.models.ledger import LedgerRecord, QuarantineKind, QuarantineRecord, SubmissionClaim
 from service.models.nanonets import FilePrediction
+from service.review.hooks import ReviewHooks
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,16 +109,19 @@ class Services:
     rules: Rules | None
     policy: KeyPolicy
     clock: Clock = field(default=utc_now)
+    review: ReviewHooks | None = None  # console edits re-applied, queue kept (service/review/hooks.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         rules = load_rules(settings.validation_rules) if settings.validation_rules else None
+        s3 = build_s3_client(settings)
         return cls(
             settings=settings,
-            storage=Storage.from_settings(settings),
+            storage=Storage.from_settings(settings, s3),
             nanonets=NanonetsClient.from_settings(settings),
             rules=rules,
             policy=KeyPolicy.from_settings(settings),
+            review=ReviewHooks.from_settings(settings, rules, s3),
         )
 
 
@@ -405,6 +409,8 @@ class Pipeline:
             review=review,
             processed_at=self.now(),
         )
+        if self.services.review is not None:  # a console edit or decision outlives any later webhook
+            document = self.services.review.apply(record.request_file_id, document)
         if self._should_auto_approve(record, document):
             document = self._auto_approve(document)
         digest = document_digest(document)
@@ -430,6 +436,8 @@ class Pipeline:
             }
         )
         self.storage.put_record(updated, previous_status=record.status)
+        if self.services.review is not None:
+            self.services.review.after_output(updated, document, now=self.now())
         if not wrote:
             return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
         log.info(
@@ -516,6 +524,9 @@ class Pipeline:
             details=dict(details or {}),
         )
         self.storage.put_quarantine(record)
+        review = self.services.review
+        if review is not None and review.keeps_queue and request_file_id is not None:
+            review.after_quarantine(record, self.storage.get_record(request_file_id), now=now)
         log.warning(
             "quarantined",
             extra={"quarantine_id": record.id, "code": code, "request_file_id": request_file_id},

@@ -36,7 +36,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """WSGI factory (`service.web:create_app()` under gunicorn). Refuses to start half-configured."""
     settings = settings or load_settings()
     secret = settings.require_webhook_secret().get_secret_value()
-    configure_logging(settings.log_level, secrets=[secret, settings.nanonets_api_key.get_secret_value()])
+    session_secret = settings.session_secret.get_secret_value() if settings.session_secret else ""
+    configure_logging(
+        settings.log_level, secrets=[secret, settings.nanonets_api_key.get_secret_value(), session_secret]
+    )
     services = services or Services.from_settings(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -44,6 +47,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions[PIPELINE] = Pipeline(services)
     app.extensions[SECRET_DIGEST] = _digest(secret)
     app.register_blueprint(api)
+    if settings.review_enabled:  # the console at /review (service/review/); imported only when served
+        from service.review.views import register_review
+
+        register_review(app, services)
     app.register_error_handler(Exception, _error_response)
     app.before_request(_start_timer)
     app.after_request(_log_request)

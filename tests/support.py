@@ -199,3 +199,65 @@ def presigned_document_url(s3: Any, key: str, bucket: str = "ingest-in") -> str:
 def receipt_boxes() -> list[dict[str, Any]]:
     """RECEIPT_PAGES' only page as the emulator answers it (every box stamped page_no=0)."""
     return [dict(box, page_no=0) for box in RECEIPT_PAGES[0]]
+
+
+def printed_receipt(
+    lines: list[str], fields: dict[str, tuple[str, float]]
+) -> tuple[bytes, list[list[dict[str, Any]]]]:
+    """A real one-page PDF printing `lines`, whose emulator prediction boxes sit exactly on the printed
+    values: `fields` maps a label to (text printed on one of the lines, score). Boxes are in PDF points,
+    measured from the top, as the samples' are."""
+    import pypdfium2 as pdfium
+
+    from scripts.make_samples import pdf_bytes
+    from service.emulator.predictions import embed_prediction_marker
+
+    document = pdfium.PdfDocument(pdf_bytes([lines], b""))  # the layout does not depend on the marker
+    page = document[0]
+    text, height = page.get_textpage(), page.get_size()[1]
+    boxes: list[dict[str, Any]] = []
+    for label, (value, score) in fields.items():
+        found = text.search(value).get_next()
+        assert found, f"{value!r} is not printed on the page"
+        start, count = found
+        chars = [text.get_charbox(index) for index in range(start, start + count)]
+        left, bottom = min(c[0] for c in chars), min(c[1] for c in chars)
+        right, top = max(c[2] for c in chars), max(c[3] for c in chars)
+        boxes.append(
+            {
+                "label": label,
+                "ocr_text": value,
+                "score": score,
+                "type": "field",
+                "xmin": round(left) - 2,
+                "ymin": round(height - top) - 2,
+                "xmax": round(right) + 2,
+                "ymax": round(height - bottom) + 2,
+                "page_no": 0,
+            }
+        )
+    document.close()
+    return pdf_bytes([lines], embed_prediction_marker([boxes])), [boxes]
+
+
+BAD_PLATE_LINES = [
+    "REPSOL - E.S. Alcobendas Norte",
+    "CIF A-78374725",
+    "Fecha: 04/11/2026  08:41",
+    "Matricula: 4821 KLM",
+    "Gasoleo A   41,60 L x 1,500",
+    "TOTAL: 62,40 EUR",
+]
+
+
+def bad_plate_receipt() -> tuple[bytes, list[list[dict[str, Any]]]]:
+    """A fuel receipt whose plate (`4821 KLM`, with a space) fails the sample rules' pattern."""
+    return printed_receipt(
+        BAD_PLATE_LINES,
+        {
+            "fecha": ("04/11/2026", 0.97),
+            "matricula": ("4821 KLM", 0.91),
+            "litros": ("41,60 L", 0.88),
+            "total": ("62,40 EUR", 0.95),
+        },
+    )
