@@ -61,7 +61,7 @@ def normalize_file(
     processed_at: datetime,
 ) -> NormalizedDocument:
     final = _by_label(prediction.pages, reviewed_values=True)
-    modelled = _by_label(prediction.pages, reviewed_values=False)
+    modelled = _by_label(prediction.pages, reviewed_values=False) if prediction.reviewed else final
     fields = {label: _field(label, ranked, rules, modelled.get(label)) for label, ranked in final.items()}
     for label, ranked in modelled.items():
         if label not in fields and ranked[0].box.ocr_text.strip():

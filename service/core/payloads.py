@@ -270,37 +270,34 @@ def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint 
 
 
 def _entry_pages(page: PageEntry, position: int) -> dict[int, _PageParts]:
-    """The pages one entry speaks of: its own page, or, for an export object, every page its boxes name."""
+    """The pages one entry speaks of: a page object's own page, or, for an export object, every page its
+    boxes name. A box's own `page` wins over its entry's (live boxes carry it); the legacy `page_no` does
+    not (the seeds' page index came first)."""
+    own = page.page if page.page is not None and page.page >= 0 else None
     predicted = page.predicted_boxes or page.prediction
     moderated = page.moderated_boxes or []  # empty or null: nobody reviewed (what integrations assume too)
-    if page.page is not None and page.page >= 0:
-        parts = {page.page: _PageParts(list(predicted), list(moderated) or None)}
-    else:
-        parts = _split_by_box_page(predicted, moderated, position)
-    if len(parts) == 1 and page.size is not None:
-        [only] = parts.values()
-        only.width, only.height = _positive(page.size.width), _positive(page.size.height)
-    return parts
-
-
-def _split_by_box_page(
-    predicted: Sequence[Prediction], moderated: Sequence[Prediction], fallback: int
-) -> dict[int, _PageParts]:
     parts: dict[int, _PageParts] = {}
     for box in predicted:
-        parts.setdefault(_box_page(box, fallback), _PageParts()).boxes.append(box)
+        parts.setdefault(_box_page(box, own, position), _PageParts()).boxes.append(box)
     for box in moderated:
-        part = parts.setdefault(_box_page(box, fallback), _PageParts())
+        part = parts.setdefault(_box_page(box, own, position), _PageParts())
         part.moderated = [*(part.moderated or []), box]
-    if not parts:
-        return {fallback: _PageParts()}
-    if any(box.page_index() is not None for box in (*predicted, *moderated)):
+    if own is not None or not parts:
+        parts.setdefault(position if own is None else own, _PageParts())
+    elif any(box.page_index() is not None for box in (*predicted, *moderated)):
         for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
             parts.setdefault(index, _PageParts())
+    sized = own if own is not None else (next(iter(parts)) if len(parts) == 1 else None)
+    if sized is not None and page.size is not None:
+        parts[sized].width, parts[sized].height = _positive(page.size.width), _positive(page.size.height)
     return parts
 
 
-def _box_page(box: Prediction, fallback: int) -> int:
+def _box_page(box: Prediction, own: int | None, fallback: int) -> int:
+    if box.page is not None and box.page >= 0:
+        return box.page
+    if own is not None:
+        return own
     index = box.page_index()
     return fallback if index is None else index
 

@@ -11,7 +11,6 @@ output: a prediction type other than field/table, a page index or request_file_i
 from __future__ import annotations
 
 import json
-import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -30,18 +29,21 @@ def score_to_confidence(raw: object) -> float | None:
     - Negative, above 100, NaN, infinite, booleans and text that is not a number are absurd: None, and
       the document is kept (a bad score must not fail a whole document).
     """
-    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float):
+    if type(raw) is float:
+        number = raw
+    elif type(raw) is int or isinstance(raw, str):  # `type`: a bool is an int too, and says nothing
+        try:
+            number = float(raw)
+        except (ValueError, OverflowError):
+            return None
+    else:
         return None
-    try:
-        number = float(raw)
-    except (ValueError, OverflowError):
-        return None
-    if not math.isfinite(number) or number <= 0 or number > 100:
-        return None
-    if number <= 1:
+    if 0.0 < number <= 1.0:  # the common case first: this runs for every box and cell
         return number
-    # Decimal shifts the point exactly: 99.99 becomes 0.9999, not 0.9998999999999999.
-    return float(Decimal(repr(number)).scaleb(-2))
+    if 1.0 < number <= 100.0:
+        # Decimal shifts the point exactly: 99.99 becomes 0.9999, not 0.9998999999999999.
+        return float(Decimal(repr(number)).scaleb(-2))
+    return None  # 0, negative, above 100, NaN, infinite
 
 
 Score = Annotated[float | None, BeforeValidator(score_to_confidence)]

@@ -307,6 +307,15 @@ def test_export_object_splits_its_boxes_by_their_own_page() -> None:
     assert file.review == "pending" and not file.reviewed
 
 
+def test_a_box_s_own_page_wins_over_its_entry_s_but_the_legacy_page_no_does_not() -> None:
+    body = export(
+        request_file_id="f1", page=0, predicted_boxes=[box("a", "x", page=0), box("b", "y", page=1)]
+    )
+    assert _summary(parse_payload(body)) == [("f1", [(0, ["x"]), (1, ["y"])])]
+    seeds = {"result": [page("f1", 1, box("a", "x", page_no=0))]}
+    assert _summary(parse_payload(seeds)) == [("f1", [(1, ["x"])])]
+
+
 def test_export_object_may_call_its_boxes_prediction() -> None:
     [file] = parse_payload(export(request_file_id="f1", prediction=[box("a", "x", page=0)]))
     assert _summary([file]) == [("f1", [(0, ["x"])])]
