@@ -1,11 +1,11 @@
 """samples/webhooks/live-*.json (one body per live Nanonets shape) replayed through parse_payload and
 normalize_file, compared with samples/expected/webhooks/ (all but processed_at), and checked by name for
-the facts each sample is there for. Made by scripts/live_samples.py (from `make samples` data)."""
+the facts each sample is there for. Made by scripts/live_samples.py (run by `python -m
+scripts.make_samples`); the replay is its `expected_output`, what the service does with a body."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,16 +13,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from service.core.normalize import normalize_file
+from scripts.live_samples import expected_output
 from service.core.payloads import parse_payload
-from service.core.rules import load_rules
-from service.models.document import SourceRef
 from service.models.nanonets import FilePrediction
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 LIVE = sorted((SAMPLES / "webhooks").glob("live-*.json"))
-RULES = SAMPLES / "rules" / "fuel-receipts.yaml"
 MODEL_ID = "7e3b1a52-4c1d-4f0e-9a57-2f6d8c0b1e43"  # the model the samples were submitted to
 OUR_METADATA_KEYS = {"bucket", "key", "etag", "version_id", "token", "digest"}
 
@@ -38,24 +35,11 @@ def body(name: str) -> Any:
 
 
 def replay(name: str) -> tuple[FilePrediction, dict[str, Any]]:
-    """What the service does with the body: one file, normalized with the fuel-receipt rules, its source
-    being the object our request_metadata names."""
-    [file] = parse_payload(body(name))
-    metadata = file.request_metadata or {}
-    document = normalize_file(
-        file,
-        source=SourceRef(
-            bucket=metadata["bucket"],
-            key=metadata["key"],
-            etag=metadata["etag"],
-            version_id=metadata["version_id"],
-        ),
-        model_id=MODEL_ID,
-        rules=load_rules(RULES),
-        review=file.review,
-        processed_at=datetime.now(UTC),
-    )
-    output = dict(json.loads(document.to_json_bytes()))
+    """What the service does with the body: one file, normalized with the fuel-receipt rules into the
+    object our request_metadata names; the output valid by the shipped schema."""
+    data = body(name)
+    [file] = parse_payload(data)
+    output = expected_output(data)
     _validator().validate(output)
     return file, output
 
@@ -76,6 +60,7 @@ def test_live_sample_normalizes_to_its_expected_output(path: Path) -> None:
     file, output = replay(path.name)
     expected = json.loads((SAMPLES / "expected" / "webhooks" / path.name).read_text(encoding="utf-8"))
     assert {**output, "processed_at": None} == {**expected, "processed_at": None}
+    assert output["nanonets"]["model_id"] == MODEL_ID
     assert set(file.request_metadata or {}) == OUR_METADATA_KEYS  # what the service sends, no file id
     assert file.model_id in (None, MODEL_ID)
 
