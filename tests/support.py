@@ -201,12 +201,16 @@ def receipt_boxes() -> list[dict[str, Any]]:
     return [dict(box, page_no=0) for box in RECEIPT_PAGES[0]]
 
 
+# The page size the emulator reports with a prediction (an A4 page at 150 dpi), in pixels.
+EMULATOR_PAGE_PIXELS = (1240, 1754)
+
+
 def printed_receipt(
-    lines: list[str], fields: dict[str, tuple[str, float]]
+    lines: list[str], fields: dict[str, tuple[str, float]], page_pixels: tuple[int, int] | None = None
 ) -> tuple[bytes, list[list[dict[str, Any]]]]:
-    """A real one-page PDF printing `lines`, whose emulator prediction boxes sit exactly on the printed
-    values: `fields` maps a label to (text printed on one of the lines, score). Boxes are in PDF points,
-    measured from the top, as the samples' are."""
+    """A real one-page A4 PDF printing `lines`, whose emulator prediction boxes sit exactly on the printed
+    values: `fields` maps a label to (text printed on one of the lines, score). Boxes are measured from the
+    top in PDF points, or in the pixels of a `page_pixels` rendering of the page (what Nanonets reports)."""
     import pypdfium2 as pdfium
 
     from scripts.make_samples import pdf_bytes
@@ -214,7 +218,8 @@ def printed_receipt(
 
     document = pdfium.PdfDocument(pdf_bytes([lines], b""))  # the layout does not depend on the marker
     page = document[0]
-    text, height = page.get_textpage(), page.get_size()[1]
+    text, (width, height) = page.get_textpage(), page.get_size()
+    scale = page_pixels[0] / width if page_pixels else 1.0
     boxes: list[dict[str, Any]] = []
     for label, (value, score) in fields.items():
         found = text.search(value).get_next()
@@ -229,10 +234,10 @@ def printed_receipt(
                 "ocr_text": value,
                 "score": score,
                 "type": "field",
-                "xmin": round(left) - 2,
-                "ymin": round(height - top) - 2,
-                "xmax": round(right) + 2,
-                "ymax": round(height - bottom) + 2,
+                "xmin": round((left - 2) * scale),
+                "ymin": round((height - top - 2) * scale),
+                "xmax": round((right + 2) * scale),
+                "ymax": round((height - bottom + 2) * scale),
                 "page_no": 0,
             }
         )
@@ -250,7 +255,7 @@ BAD_PLATE_LINES = [
 ]
 
 
-def bad_plate_receipt() -> tuple[bytes, list[list[dict[str, Any]]]]:
+def bad_plate_receipt(page_pixels: tuple[int, int] | None = None) -> tuple[bytes, list[list[dict[str, Any]]]]:
     """A fuel receipt whose plate (`4821 KLM`, with a space) fails the sample rules' pattern."""
     return printed_receipt(
         BAD_PLATE_LINES,
@@ -260,4 +265,5 @@ def bad_plate_receipt() -> tuple[bytes, list[list[dict[str, Any]]]]:
             "litros": ("41,60 L", 0.88),
             "total": ("62,40 EUR", 0.95),
         },
+        page_pixels,
     )

@@ -89,7 +89,9 @@ class ReviewActions:
         current = document.fields.get(label)
         before = current.value if current else None
         at = iso(self.clock())
-        self._change_overrides(request_file_id, lambda o: with_field_edit(o, label, value, by=by, at=at))
+        self._change_overrides(
+            request_file_id, lambda o: with_field_edit(o, label, value, current, by=by, at=at)
+        )
         self._audit(record, "edit", by=by, at=at, field=label, before=before, after=value)
         return self._finish(record, by=by, push_fields={label: value}, push_approve=False)
 

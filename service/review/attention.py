@@ -307,7 +307,8 @@ class AttentionIndex:
         cached = self._counts
         if cached is not None and time.monotonic() - cached.at < COUNTS_TTL_SECONDS:
             return cached.values
-        facets = {"all": "all", **{reason: f"reason/{reason}" for reason in ATTENTION_REASONS}}
+        facets: dict[str, str] = {"all": "all"}
+        facets.update({reason: f"reason/{reason}" for reason in ATTENTION_REASONS})
         with ThreadPoolExecutor(max_workers=len(facets)) as pool:  # each facet's listing is sequential
             values = dict(zip(facets, pool.map(self._count, facets.values()), strict=True))
         self._counts = _Counts(at=time.monotonic(), values=values)

@@ -112,7 +112,10 @@ def _box(label: str, bbox: list[float], status: str, *, candidate: bool = False)
 
 
 def reported_page_size(document: NormalizedDocument, page: int) -> tuple[float, float] | None:
-    """The page size Nanonets measured the boxes in, when the document says it (output 1.1)."""
+    """The page size Nanonets measured the boxes in, when the document says it (output 1.1 `pages_info`)."""
+    for info in document.pages_info:
+        if info.page == page and info.width and info.height:
+            return info.width, info.height
     return None
 
 

@@ -36,11 +36,14 @@ class _Record(BaseModel):
 
 
 class FieldOverride(_Record):
-    """A value a reviewer typed for a field; it wins over whatever a later webhook says."""
+    """A value a reviewer typed for a field; it wins over whatever a later webhook says. `model_value` is
+    what the model had read when the field was first edited (None: it read nothing), so `predicted` stays
+    right however often the field is edited again."""
 
     value: str
     by: str
     at: str
+    model_value: str | None = None
 
 
 class DecisionOverride(_Record):

