@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+# The storage adapter's reading of botocore errors, so both agree on what "absent" and "lost the race" are.
+from service.adapters.storage import _error_code as _code
+from service.adapters.storage import _is_not_found as is_not_found
+from service.adapters.storage import _is_precondition_failed as is_conflict
+from service.adapters.storage import _status as _http_status
 from service.errors import StorageUnavailable
 from service.review.models import AuditRecord, Overrides
 
@@ -24,9 +29,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-
-NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
-CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 @dataclass(frozen=True)
@@ -54,22 +56,6 @@ def _stored(response: Mapping[str, Any], body: bytes) -> StoredObject:
 class Listed:
     key: str
     last_modified: datetime
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _http_status(error: ClientError) -> int:
-    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
-def is_not_found(error: ClientError) -> bool:
-    return _code(error) in NOT_FOUND or _http_status(error) == 404
-
-
-def is_conflict(error: ClientError) -> bool:
-    return _code(error) in CONFLICT or _http_status(error) in (409, 412)
 
 
 class ObjectStore:

@@ -207,6 +207,8 @@ def _safe_next(value: str | None) -> str:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or not parts.path.startswith("/review/") or "\\" in value:
         return default
+    if ".." in parts.path.split("/"):
+        return default
     return value
 
 
@@ -293,21 +295,21 @@ def _valid_cursor(cursor: str) -> bool:
 # ---- document ----
 
 
-def _file_id(request_file_id: str) -> str:
-    if not SAFE_ID.fullmatch(request_file_id):
+def _record_and_output(request_file_id: str) -> tuple[LedgerRecord, NormalizedDocument | None]:
+    """The ledger record named by the URL (only ever looked up, never used as a key) and its output."""
+    storage = _console().services.storage
+    record = storage.get_record(request_file_id) if SAFE_ID.fullmatch(request_file_id) else None
+    if record is None:
         abort(404, "no such document")
-    return request_file_id
+    found = storage.read_output(record.output_key)
+    return record, NormalizedDocument.model_validate_json(found[0]) if found else None
 
 
 @review.get("/documents/<request_file_id>")
 def document(request_file_id: str) -> BaseResponse:
     console = _console()
-    file_id = _file_id(request_file_id)
-    record = console.services.storage.get_record(file_id)
-    if record is None:
-        abort(404, "no such document")
-    found = console.services.storage.read_output(record.output_key)
-    doc = NormalizedDocument.model_validate_json(found[0]) if found else None
+    record, doc = _record_and_output(request_file_id)
+    file_id = record.request_file_id
     page = request.args.get("page", default=0, type=int) or 0
     page_count = max(doc.pages if doc else 1, 1)
     if not 0 <= page < page_count:
@@ -355,12 +357,11 @@ def _raw_time(console: ReviewConsole, raw_key: str) -> str:
 
 @review.get("/documents/<request_file_id>/pages/<int:page>")
 def page_image(request_file_id: str, page: int) -> BaseResponse:
-    console = _console()
-    record = console.services.storage.get_record(_file_id(request_file_id))
-    if record is None:
-        abort(404, "no such document")
+    record, doc = _record_and_output(request_file_id)
+    if page >= max(doc.pages if doc else 1, 1):
+        abort(404, "no such page")  # checked before any download or render
     try:
-        body, info = console.pages.image(record, page)
+        body, info = _console().pages.image(record, page)
     except PageOutOfRange:
         abort(404, "no such page")
     except RenderError as error:
@@ -396,7 +397,9 @@ Action = Callable[[ReviewActions, str], ActionResult]
 
 
 def _act(request_file_id: str, action: Action, done: str) -> BaseResponse:
-    file_id = _file_id(request_file_id)
+    if not SAFE_ID.fullmatch(request_file_id):
+        abort(404, "no such document")
+    file_id = request_file_id
     page = request.form.get("page", default=0, type=int) or 0
     try:
         result: ActionResult = action(_console().actions, file_id)
