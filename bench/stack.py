@@ -125,16 +125,16 @@ def start_app(name: str, app: str, env: Mapping[str, str], *, workers: int = 2, 
     return started
 
 
-def in_process_pipeline(env: Mapping[str, str]) -> Any:
-    """A Pipeline built from the same settings the service gets, for submitting through the real path."""
-    from service.pipeline import Pipeline, Services
+def in_process_service(env: Mapping[str, str]) -> Any:
+    """The service built from the same settings the server gets, for submitting through the real path."""
+    from service.bootstrap import build
     from service.settings import load_settings
 
     overrides = {k.lower(): v for k, v in env.items() if not k.startswith("AWS_") or k == "AWS_ENDPOINT_URL"}
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         os.environ[key] = env[key]
     settings = load_settings(_env_file=None, **overrides)
-    return Pipeline(Services.from_settings(settings))
+    return build(settings)
 
 
 def put_documents(s3: Any, documents: Mapping[str, bytes], threads: int = 8) -> None:

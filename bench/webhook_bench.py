@@ -29,7 +29,7 @@ from bench.payloads import body_bytes, document_bytes, pages, webhook_body
 from bench.stack import INPUT_BUCKET, App, put_documents
 from bench.wrk import WrkResult, run_wrk
 from service.emulator.control import EmulatorControl
-from service.pipeline import ObjectRef
+from service.models.source import SourceRef
 from tests.servers import TEST_SECRET
 
 SERVICE_PATH = "/webhooks/nanonets"
@@ -141,7 +141,7 @@ def submit_pool(
     put_documents(s3, {name: document_bytes(file_pages[name], name) for name in names}, threads=threads)
 
     def submit(name: str) -> tuple[str, str | None]:
-        outcome = pipeline.submit_object(ObjectRef(bucket=INPUT_BUCKET, key=name))
+        outcome = pipeline.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=name))
         return name, outcome.request_file_id
 
     with ThreadPoolExecutor(threads) as pool:

@@ -36,9 +36,9 @@ from typing import Any
 import boto3
 import requests
 
+from service.adapters.sns import confirm_subscription
+from service.bootstrap import Service, build
 from service.emulator.control import EmulatorControl
-from service.operations import reconcile, retry_quarantined, status
-from service.pipeline import Pipeline, Services, parse_iso
 from service.settings import load_settings
 from tests.servers import (
     AWS_TEST_ENV,
@@ -133,6 +133,10 @@ def soak_stack(workdir: Path, *, claim_stale_seconds: int) -> Iterator[dict[str,
                 "CLAIM_STALE_SECONDS": str(claim_stale_seconds),
                 "NANONETS_MAX_RETRIES": "8",
                 "NANONETS_BACKOFF_MAX_SECONDS": "4",
+                # The injected 429s test recovery, not the pace (make bench has the paced burst): a short
+                # pause after each, and a page budget the run never reaches.
+                "NANONETS_429_PAUSE_SECONDS": "0.2",
+                "NANONETS_PAGES_PER_MINUTE": "100000",
                 "GUNICORN_CMD_ARGS": "--threads 4",
                 "LOG_LEVEL": "WARNING",
             },
@@ -257,11 +261,11 @@ def _kill_worker(stack: dict[str, Any], report: SoakReport) -> None:
     report.chaos.append(f"SIGKILL gunicorn worker {children[0]}")
 
 
-def _pipeline(stack: dict[str, Any]) -> Pipeline:
+def _service(stack: dict[str, Any]) -> Service:
     saved = dict(os.environ)
     os.environ.update({k: v for k, v in stack["env"].items() if k != "GUNICORN_CMD_ARGS"})
     try:
-        return Pipeline(Services.from_settings(load_settings()))
+        return build(load_settings())
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -269,16 +273,17 @@ def _pipeline(stack: dict[str, Any]) -> Pipeline:
 
 def _settle(stack: dict[str, Any], report: SoakReport, *, stale_seconds: int, deadline: float) -> None:
     """What an operator's schedule does: reconcile, and retry what Nanonets refused while S3 was down."""
-    pipeline = _pipeline(stack)
+    service = _service(stack)
+    quarantine = service.stores.quarantine
     quiet_since: float | None = None
     while time.monotonic() < deadline:
-        for listed in list(pipeline.storage.list_quarantine()):
-            record = pipeline.storage.get_quarantine(pipeline.storage.quarantine_id(listed))
+        for record in [quarantine.get(quarantine_id) for quarantine_id in list(quarantine.ids())]:
             if record is not None and record.code == "submission_failed":
-                report.retried_from_quarantine += retry_quarantined(pipeline, record.id).resolved
-        summary = reconcile(pipeline, older_than_seconds=0, limit=10_000)
+                retried = service.recovery.retry_quarantined(record.id, confirm=confirm_subscription)
+                report.retried_from_quarantine += retried.resolved
+        summary = service.recovery.reconcile(older_than_seconds=0, limit=10_000)
         report.reconcile_runs += 1
-        markers = sum(1 for _ in pipeline.storage.list_submitting())
+        markers = sum(1 for _ in service.stores.claims.unfinished())
         if summary.still_pending == 0 and summary.resubmitted == 0 and markers == 0 and summary.errors == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since > 3:
@@ -291,7 +296,7 @@ def _settle(stack: dict[str, Any], report: SoakReport, *, stale_seconds: int, de
 
 
 def _count(stack: dict[str, Any], keys: dict[str, dict[str, Any]], report: SoakReport) -> None:
-    pipeline = _pipeline(stack)
+    service = _service(stack)
     s3 = stack["s3"]
     outputs: dict[str, dict[str, Any]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=OUTPUT_BUCKET, Prefix="normalized/"):
@@ -301,8 +306,8 @@ def _count(stack: dict[str, Any], keys: dict[str, dict[str, Any]], report: SoakR
     expected = {"normalized/" + key.removeprefix("incoming/") + ".json": key for key in keys}
     report.outputs = sum(1 for key in outputs if key in expected)
     quarantined_sources = set()
-    for listed in pipeline.storage.list_quarantine():
-        record = pipeline.storage.get_quarantine(pipeline.storage.quarantine_id(listed))
+    for quarantine_id in service.stores.quarantine.ids():
+        record = service.stores.quarantine.get(quarantine_id)
         if record is None:
             continue
         report.quarantined[record.code] = report.quarantined.get(record.code, 0) + 1
@@ -318,11 +323,11 @@ def _count(stack: dict[str, Any], keys: dict[str, dict[str, Any]], report: SoakR
     report.duplicates = sum(n - 1 for n in per_source.values() if n > 1)
     report.duplicates += sum(1 for key in outputs if key not in expected)
     for document in outputs.values():
-        record = pipeline.storage.get_record(document["nanonets"]["request_file_id"])
+        record = service.stores.ledger.get(document["nanonets"]["request_file_id"])
         if record is not None:
-            took = (parse_iso(record.updated_at) - parse_iso(record.submitted_at)).total_seconds()
+            took = (record.updated_at - record.submitted_at).total_seconds()
             report.max_seconds_to_output = max(report.max_seconds_to_output, took)
-    final = status(pipeline)
+    final = service.status()
     report.pending_left = final.pending
     report.oldest_pending_age_seconds = final.oldest_pending_age_seconds
 

@@ -44,7 +44,8 @@ class Stack:
 
 
 @pytest.fixture()
-def stack(service: Process, s3: Any, emulator_url: str) -> Stack:
+def stack(service: Process, emulator_url: str, s3: Any) -> Stack:
+    """The emulator is reset before S3, so no delivery of an earlier test lands in the fresh state."""
     control = EmulatorControl(emulator_url)
     control.config(
         webhook_url=f"{service.url}/webhooks/nanonets?token={TEST_SECRET}",

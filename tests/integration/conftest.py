@@ -1,4 +1,4 @@
-"""In-process pipeline and Flask app wired to the real moto server and the real emulator process."""
+"""The in-process service and Flask app wired to the real moto server and the real emulator process."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.pipeline import Pipeline, Services
+from service.bootstrap import Service, build
 from service.settings import Settings, load_settings
 from service.web import create_app
 
@@ -19,10 +19,10 @@ def make_settings(base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp
     for name, value in base_env.items():
         monkeypatch.setenv(name, value)
 
-    def build(**overrides: Any) -> Settings:
+    def make(**overrides: Any) -> Settings:
         return load_settings(**overrides)
 
-    return build
+    return make
 
 
 @pytest.fixture()
@@ -32,8 +32,8 @@ def settings(make_settings: Any) -> Settings:
 
 
 @pytest.fixture()
-def pipeline(settings: Settings) -> Pipeline:
-    return Pipeline(Services.from_settings(settings))
+def service(settings: Settings) -> Service:
+    return build(settings)
 
 
 @pytest.fixture()

@@ -250,7 +250,7 @@ def test_sqs_message_with_several_records() -> None:
 def test_sqs_body_not_a_string_is_invalid() -> None:
     payload = sqs_batch([("m1", "x")])
     payload["Records"][0]["body"] = {"Records": []}
-    assert items(payload) == [InvalidMessage("m1", "SQS message body is not JSON")]
+    assert items(payload) == [InvalidMessage("m1", "SQS message body is not JSON", '{"Records": []}')]
 
 
 def test_sqs_eventbridge_body() -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from service.errors import UsageError
 
 if TYPE_CHECKING:
-    from service.pipeline import Pipeline
+    from service.bootstrap import Service
 
 Commands = argparse._SubParsersAction  # a private name, but the only type add_subparsers() has
 
@@ -66,16 +66,14 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     status.set_defaults(handler=run_status)
 
 
-def _pipeline() -> Pipeline:
-    from service.logs import configure_logging
-    from service.pipeline import Pipeline, Services
+def _service() -> Service:
+    from service.bootstrap import build, configure_service_logging
     from service.settings import load_settings
 
     settings = load_settings()
-    configure_logging(
-        os.environ.get("LOG_LEVEL", "WARNING"), secrets=[settings.nanonets_api_key.get_secret_value()]
-    )
-    return Pipeline(Services.from_settings(settings))
+    # Quieter than the server: a command prints its own results; LOG_LEVEL=INFO shows the rest.
+    configure_service_logging(settings, os.environ.get("LOG_LEVEL", "WARNING"))
+    return build(settings)
 
 
 def _print_json(data: Any) -> None:
@@ -107,21 +105,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_submit(args: argparse.Namespace) -> int:
+    from service.cli.exit_codes import exit_code_for_failed_submission
     from service.core.keys import parse_s3_url
-    from service.pipeline import ObjectRef
+    from service.models.source import SourceRef
 
     bucket, key = _s3_url(args.url, parse_s3_url)
     if not key or key.endswith("/"):
         raise UsageError(f"{args.url} names a prefix, not an object (use backfill for prefixes)")
-    outcome = _pipeline().submit_object(ObjectRef(bucket=bucket, key=key))
+    outcome = _service().submit.submit(SourceRef(bucket=bucket, key=key))
     _print_json(outcome.model_dump(exclude_none=True))
-    return 0 if outcome.status != "failed" else _failure_code(outcome.retryable)
-
-
-def _failure_code(retryable: bool) -> int:
-    from service.cli import EXIT_AUTH_OR_QUOTA, EXIT_UNAVAILABLE
-
-    return EXIT_UNAVAILABLE if retryable else EXIT_AUTH_OR_QUOTA
+    return 0 if outcome.status != "failed" else exit_code_for_failed_submission(outcome.retryable)
 
 
 def _s3_url(url: str, parse: Any) -> tuple[str, str]:
@@ -137,12 +130,12 @@ def run_backfill(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from service.core.keys import parse_s3_url
-    from service.operations import backfill, summarize_backfill
+    from service.usecases.recover import summarize_backfill
 
     if args.rate <= 0:
         raise UsageError("--rate must be a positive number of submissions per second")
     bucket, prefix = _s3_url(args.url, parse_s3_url)
-    pipeline = _pipeline()
+    service = _service()
     progress = tqdm(unit="obj", desc="backfill", disable=args.no_progress or None, file=sys.stderr)
 
     def on_item(item: Any) -> None:
@@ -153,7 +146,7 @@ def run_backfill(args: argparse.Namespace) -> int:
         elif item.status == "failed":
             progress.write(f"failed s3://{bucket}/{item.key}: {item.reason}")
 
-    items = backfill(pipeline, bucket, prefix, dry_run=args.dry_run, rate_per_second=args.rate)
+    items = service.recovery.backfill(bucket, prefix, dry_run=args.dry_run, rate_per_second=args.rate)
     summary = summarize_backfill(items, on_item)
     progress.close()
     print(summary.line())
@@ -161,22 +154,18 @@ def run_backfill(args: argparse.Namespace) -> int:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from service.operations import reconcile
-
-    pipeline = _pipeline()
-    settings = pipeline.settings
+    service = _service()
+    settings = service.settings
     older_than = settings.reconcile_older_than_seconds if args.older_than is None else args.older_than
     limit = args.limit or settings.reconcile_batch_limit
-    summary = reconcile(pipeline, older_than_seconds=older_than, limit=limit)
+    summary = service.recovery.reconcile(older_than_seconds=older_than, limit=limit)
     print(summary.line())
     return 0 if summary.errors == 0 else 1
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from service.operations import replay
-
     since = _parse_since(args.since) if args.since else None
-    results = replay(_pipeline(), request_file_id=args.request_file_id, since=since)
+    results = _service().recovery.replay(request_file_id=args.request_file_id, since=since)
     counts: dict[str, int] = {}
     for result in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
@@ -188,10 +177,8 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def _parse_since(text: str) -> datetime:
-    from service.pipeline import parse_iso
-
     try:
-        moment = parse_iso(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"--since wants an ISO time such as 2026-01-01T00:00:00Z, not {text!r}") from None
     if moment.tzinfo is None:
@@ -200,54 +187,61 @@ def _parse_since(text: str) -> datetime:
 
 
 def run_quarantine_list(args: argparse.Namespace) -> int:
-    pipeline = _pipeline()
-    records = []
-    for listed in pipeline.storage.list_quarantine():
-        record = pipeline.storage.get_quarantine(pipeline.storage.quarantine_id(listed))
-        if record is not None:
-            records.append(record)
+    from service.models.ledger import utc_iso
+
+    store = _service().stores.quarantine
+    records = [record for record in map(store.get, store.ids()) if record is not None]
     if args.json:
-        _print_json([r.model_dump() for r in records])
+        _print_json([r.model_dump(mode="json") for r in records])
         return 0
     for record in records:
-        print(f"{record.id}  {record.received_at}  {record.kind:10} {record.code:28} {record.reason}")
+        print(
+            f"{record.id}  {utc_iso(record.received_at)}  {record.kind:10} {record.code:28} {record.reason}"
+        )
     print(f"{len(records)} quarantined")
     return 0
 
 
 def run_quarantine_show(args: argparse.Namespace) -> int:
-    pipeline = _pipeline()
-    record = pipeline.storage.get_quarantine(args.id)
+    from service.cli.exit_codes import EXIT_NOT_FOUND
+
+    stores = _service().stores
+    record = stores.quarantine.get(args.id)
     if record is None:
         print(f"nanonets-ingest: no quarantine record {args.id!r}", file=sys.stderr)
-        return 4
-    data: dict[str, Any] = record.model_dump()
+        return EXIT_NOT_FOUND
+    data: dict[str, Any] = record.model_dump(mode="json")
     if record.raw_key:
-        raw = pipeline.storage.get_raw(record.raw_key)
+        raw = stores.raw.get(record.raw_key)
         data["raw"] = raw.decode("utf-8", "replace")[:100_000] if raw is not None else None
     _print_json(data)
     return 0
 
 
 def run_quarantine_retry(args: argparse.Namespace) -> int:
-    from service.operations import retry_quarantined
+    from service.adapters.sns import confirm_subscription
 
-    pipeline = _pipeline()
+    recovery = _service().recovery
     unresolved = 0
     for quarantine_id in args.id:
-        result = retry_quarantined(pipeline, quarantine_id)
+        result = recovery.retry_quarantined(quarantine_id, confirm=confirm_subscription)
         print(f"{'resolved' if result.resolved else 'still quarantined':18} {result.id}  {result.detail}")
         unresolved += not result.resolved
     return 0 if unresolved == 0 else 1
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from service.operations import status
-
-    report = status(_pipeline())
+    report = _service().status()
     if args.json:
-        _print_json(report.model_dump())
+        _print_json(report.model_dump(mode="json"))
         return 0
-    for name, value in report.model_dump().items():
+    for name, value in report.model_dump(mode="json", exclude={"pacing"}).items():
         print(f"{name:28} {'-' if value is None else value}")
+    for pacing in report.pacing:
+        stopped = pacing.quota_stopped_since
+        print(
+            f"pacing {pacing.model_id}: {pacing.pages_per_minute} pages/min, backlog {pacing.backlog}, "
+            f"429 pause {pacing.cooldown_seconds_left:.0f} s"
+            + (f", STOPPED by 402 since {stopped.isoformat()} (waiting for credit)" if stopped else "")
+        )
     return 0
