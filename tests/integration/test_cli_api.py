@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from service.emulator.control import EmulatorControl
-from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import RECEIPT_PAGES, document_bytes, presigned_document_url, receipt_boxes
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import EMULATOR_KEY, EMULATOR_MODEL, free_port
+from tests.support import presigned_document_url, receipt_boxes
 
 WRONG_KEY = "wrong-cli-key-ZZZ-0099887766"
 MODEL = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"

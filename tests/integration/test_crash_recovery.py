@@ -12,14 +12,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
 from service.core.keys import object_digest, source_token
-from service.emulator.control import EmulatorControl
 from service.models.document import SourceRef
 from service.models.ledger import SubmissionClaim
 from service.operations import reconcile, status
 from service.pipeline import ObjectRef, Pipeline, Services, iso, utc_now
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.support import RECEIPT_PAGES, document_bytes, list_keys
+from tests.support import list_keys
 
 
 def orphan_claim(pipeline: Pipeline, s3: Any, key: str, age_seconds: float) -> tuple[SourceRef, str, str]:

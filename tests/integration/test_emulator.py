@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import requests
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import EMULATOR_KEY, EMULATOR_MODEL, free_port
 from tests.conftest import INPUT_BUCKET
-from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import RECEIPT_PAGES, document_bytes, wait_for
+from tests.support import wait_for
 
 AUTH = (EMULATOR_KEY, "")
 MODEL_PATH = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"

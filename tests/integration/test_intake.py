@@ -12,20 +12,15 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import eventbridge_event, s3_event, sns_envelope, sqs_batch
+from devtools.stack import TEST_SECRET, free_port
 from service.aws_lambda import events_handler
-from service.emulator.control import EmulatorControl
 from service.intake import handle_event_payload
 from service.pipeline import ObjectRef, Pipeline, Services
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import TEST_SECRET, free_port
-from tests.support import (
-    document_bytes,
-    eventbridge_event,
-    list_keys,
-    s3_event,
-    sns_envelope,
-    sqs_batch,
-)
+from tests.support import list_keys
 
 AUTH = {"X-Webhook-Token": TEST_SECRET}
 

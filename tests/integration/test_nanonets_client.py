@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import EMULATOR_KEY, EMULATOR_MODEL, free_port
 from service.adapters.nanonets import NanonetsClient
-from service.emulator.control import EmulatorControl
 from service.errors import (
     NanonetsAuthError,
     NanonetsBadRequest,
@@ -27,8 +29,7 @@ from service.errors import (
     NanonetsUnavailable,
 )
 from service.settings import NanonetsSettings
-from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import document_bytes, presigned_document_url, receipt_boxes
+from tests.support import presigned_document_url, receipt_boxes
 
 MAX_RETRIES = 2
 WRONG_KEY = "wrong-key-QQQ-5551234567"

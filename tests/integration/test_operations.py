@@ -10,12 +10,13 @@ from datetime import timedelta
 from itertools import islice
 from typing import Any
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import REPO
 from service.operations import backfill, reconcile, replay, retry_quarantined, status, summarize_backfill
 from service.pipeline import ObjectRef, Pipeline, Services, utc_now
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import REPO
-from tests.support import document_bytes, list_keys
+from tests.support import list_keys
 
 
 def drop(s3: Any, pipeline: Pipeline, key: str, body: bytes | None = None) -> str:

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
+from devtools.emulator.control import EmulatorControl
+from devtools.emulator.predictions import predict
+from devtools.stack import REPO
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload
 from service.core.rules import load_rules
-from service.emulator.control import EmulatorControl
-from service.emulator.predictions import predict
 from service.models.document import NormalizedDocument, SourceRef
 from service.models.events import ObjectEvent, unwrap_event
 from service.operations import reconcile
 from service.pipeline import ObjectRef, Pipeline, Services, utc_now
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import REPO
 
 SAMPLES = REPO / "samples"
 DOCUMENTS = sorted((SAMPLES / "documents").iterdir())

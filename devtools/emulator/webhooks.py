@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-log = logging.getLogger("service.emulator")
+log = logging.getLogger("devtools.emulator")
 
 
 class Background:

@@ -1,4 +1,4 @@
-"""`python -m service.emulator --port 0`: serve the emulator; print EMULATOR_READY <url> once listening."""
+"""`python -m devtools.emulator --port 0`: serve the emulator; print EMULATOR_READY <url> once listening."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from service.emulator.app import EmulatorConfig, create_emulator_app
+from devtools.emulator.app import EmulatorConfig, create_emulator_app
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.emulator", description="A local Nanonets API.")
+    parser = argparse.ArgumentParser(prog="python -m devtools.emulator", description="A local Nanonets API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--api-key", action="append", dest="api_keys", help="accepted key (repeatable)")
