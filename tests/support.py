@@ -41,5 +41,5 @@ def presigned_document_url(s3: Any, key: str, bucket: str = "ingest-in") -> str:
 
 
 def receipt_boxes() -> list[dict[str, Any]]:
-    """RECEIPT_PAGES' only page as the emulator answers it (every box stamped page_no=0)."""
-    return [dict(box, page_no=0) for box in RECEIPT_PAGES[0]]
+    """RECEIPT_PAGES' only page as the emulator answers it (every box stamped with its page, 0)."""
+    return [dict(box, page=0) for box in RECEIPT_PAGES[0]]

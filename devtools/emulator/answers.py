@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from flask import Response, jsonify
+from flask import Response, abort, jsonify
 
-from devtools.emulator.state import EmulatorState, FileRecord
+from devtools.emulator.state import EmulatorState, FileRecord, current_state
 
 
 def message(text: str, status: int, **headers: str) -> Response:
@@ -39,3 +39,9 @@ def ready_file(state: EmulatorState, model: str, file_id: str) -> FileRecord | R
     if isinstance(found, FileRecord) and found.pages is None:
         return message("File is still processing", 400)
     return found
+
+
+def require_family(name: str) -> None:
+    """404, as for a path this server never had, when the path family `name` (a config flag) is off."""
+    if not getattr(current_state().config, name):
+        abort(404)

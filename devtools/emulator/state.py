@@ -1,18 +1,20 @@
 """All the emulator's state, in one object the app factory builds (no module-level state): files, the call
-log, faults, background work. Views reach it through `current_state()`."""
+log, faults, the page budget, background work. Views reach it through `current_state()`."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import current_app
 
-from devtools.emulator.config import EmulatorConfig
+from devtools.emulator.config import SHAPES, EmulatorConfig
 from devtools.emulator.faults import FaultInjector
+from devtools.emulator.limits import PageLimiter
 from devtools.emulator.predictions import Pages
 from devtools.emulator.webhooks import Background
 
@@ -23,14 +25,26 @@ EXTENSION = "emulator"
 class FileRecord:
     request_file_id: str
     model_id: str
-    source: str
+    source: str  # the URL or upload name it came from
+    name: str  # the file name Nanonets shows (`input`, `original_file_name`)
     request_metadata: str | None
     created_day: int
+    content: bytes = field(default=b"", repr=False)  # kept so RetryPrediction can predict again
     pages: Pages | None = None  # None while processing
+    moderated: Pages | None = None  # the reviewed boxes, page by page; None until someone reviewed it
+    approval_status: str = "pending"  # pending, approved, rejected
     state: str = "processing"
     webhooks_sent: int = 0
-    approved: bool = False
-    rejected: bool = False
+    predictions: int = 0
+    updated_at: float = field(default_factory=time.time)
+
+    @property
+    def approved(self) -> bool:
+        return self.approval_status == "approved"
+
+    @property
+    def rejected(self) -> bool:
+        return self.approval_status == "rejected"
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -40,8 +54,11 @@ class FileRecord:
             "request_metadata": self.request_metadata,
             "pages": None if self.pages is None else len(self.pages),
             "webhooks_sent": self.webhooks_sent,
+            "predictions": self.predictions,
             "approved": self.approved,
             "rejected": self.rejected,
+            "approval_status": self.approval_status,
+            "moderated": self.moderated is not None,
         }
 
 
@@ -53,6 +70,7 @@ class EmulatorState:
         self.files: dict[str, FileRecord] = {}
         self.calls: list[dict[str, Any]] = []
         self.faults = FaultInjector()
+        self.limiter = PageLimiter()  # under `lock`
         self.background = Background()
         self._shape_counter = itertools.count()
 
@@ -63,12 +81,13 @@ class EmulatorState:
             self.config = copy.deepcopy(self.initial)
             self.files.clear()
             self.calls.clear()
+            self.limiter.reset()
         self.faults.reset()
 
     def next_shape(self) -> str:
         shape = self.config.webhook_shape
         if shape == "mixed":
-            return "prediction" if next(self._shape_counter) % 2 == 0 else "retrieval"
+            return SHAPES[next(self._shape_counter) % len(SHAPES)]
         return shape
 
     def add(self, record: FileRecord) -> None:

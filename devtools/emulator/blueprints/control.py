@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from devtools.emulator import lifecycle
 from devtools.emulator.answers import message
-from devtools.emulator.config import config_names
+from devtools.emulator.config import config_problem
 from devtools.emulator.notify import send_webhook
 from devtools.emulator.state import FileRecord, current_state
 
@@ -27,9 +28,9 @@ def reset() -> Response:
 def configure() -> Response:
     state = current_state()
     changes = request.get_json(silent=True) or {}
-    unknown = set(changes) - config_names()
-    if unknown:
-        return message(f"unknown config keys: {', '.join(sorted(unknown))}", 400)
+    problem = config_problem(changes) if isinstance(changes, dict) else "expected a JSON object"
+    if problem:
+        return message(problem, 400)
     with state.lock:
         for name, value in changes.items():
             setattr(state.config, name, value)
@@ -71,9 +72,25 @@ def reject(file_id: str) -> Response:
     record = _ready(file_id)
     if isinstance(record, Response):
         return record
-    record.rejected, record.approved = True, False
-    send_webhook(current_state(), record, "retrieval", moderated=False, rejected=True)
+    lifecycle.reject(current_state(), record)
     return jsonify({"message": "Success"})
+
+
+@control_api.post("/files/<file_id>/review")
+def review(file_id: str) -> Response:
+    """A person reviews the file in Nanonets: `{"fields": {label: corrected text}, "approve": true}`."""
+    record = _ready(file_id)
+    if isinstance(record, Response):
+        return record
+    body = request.get_json(silent=True)
+    corrections = body.get("fields", {}) if isinstance(body, dict) else None
+    approve = body.get("approve", True) if isinstance(body, dict) else None
+    if not isinstance(corrections, dict) or not isinstance(approve, bool):
+        return message('expected {"fields": {"label": "corrected text", ...}, "approve": true|false}', 400)
+    lifecycle.review(
+        current_state(), record, {str(k): str(v) for k, v in corrections.items()}, approve=approve
+    )
+    return jsonify(record.summary())
 
 
 @control_api.post("/files/<file_id>/webhook")
@@ -81,8 +98,7 @@ def resend(file_id: str) -> Response:
     record = _ready(file_id)
     if isinstance(record, Response):
         return record
-    state = current_state()
-    send_webhook(state, record, state.next_shape())
+    send_webhook(current_state(), record)
     return jsonify({"message": "Success"})
 
 

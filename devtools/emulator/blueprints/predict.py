@@ -1,8 +1,8 @@
-"""LabelUrls and LabelFile, sync and async: predictions from the downloaded or uploaded bytes."""
+"""LabelUrls and LabelFile, sync and async: predictions from the downloaded or uploaded bytes, within the
+account's call quota, page credit and pages-per-minute limit."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 
 import requests
@@ -10,9 +10,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from devtools.emulator.answers import message, unknown_model
 from devtools.emulator.blueprints import API
-from devtools.emulator.bodies import prediction_pages
+from devtools.emulator.bodies import prediction_entries
 from devtools.emulator.inputs import is_async, name_of, today, urls_and_metadata
-from devtools.emulator.notify import send_webhook
+from devtools.emulator.lifecycle import predict_later, predict_now
 from devtools.emulator.predictions import predict
 from devtools.emulator.state import EmulatorState, FileRecord, current_state
 
@@ -33,13 +33,20 @@ def label_urls(model: str) -> Response:
     urls, metadata = urls_and_metadata()
     if not urls:
         return message("urls is required", 400)
-    documents = []
+    documents: list[Document] = []
+    failed: list[Response] = []
     for url in urls:
         content = _download(url)
         if isinstance(content, Response):
-            return content
-        documents.append((url, name_of(url), content))
-    return _predict(state, model, documents, metadata)
+            failed.append(content)
+        else:
+            documents.append((url, name_of(url), content))
+    if not documents:
+        return failed[0]
+    answer = _predict(state, model, documents, metadata)
+    if failed and answer.status_code == 200:
+        answer.status_code = 202  # partial success: some URLs could not be downloaded
+    return answer
 
 
 @predict_api.post("/LabelFile/")
@@ -66,6 +73,21 @@ def _quota_or_402(state: EmulatorState) -> Response | None:
     return None
 
 
+def _pages_or_refusal(state: EmulatorState, model: str, pages: int) -> Response | None:
+    """Spend `pages` of the credit and the per-minute budget, or say why not (nothing spent then)."""
+    with state.lock:
+        credit = state.config.credit_pages
+        if credit is not None and credit < pages:
+            return message("Insufficient credits: add credits to continue processing", 402)
+        if not state.limiter.take(model, pages, state.config):
+            return message(
+                "Rate limit exceeded: too many pages per minute for this model", 429
+            )  # no Retry-After
+        if credit is not None:
+            state.config.credit_pages = credit - pages
+    return None
+
+
 def _download(url: str) -> bytes | Response:
     try:
         response = requests.get(url, timeout=DOWNLOAD_TIMEOUT)
@@ -77,34 +99,31 @@ def _download(url: str) -> bytes | Response:
 
 
 def _predict(state: EmulatorState, model: str, documents: list[Document], metadata: str | None) -> Response:
+    pages = sum(len(predict(content, name)) for _, name, content in documents)
+    refused = _pages_or_refusal(state, model, pages)
+    if refused:
+        return refused
+    records = [
+        FileRecord(str(uuid.uuid4()), model, source, name, metadata, today(), content)
+        for source, name, content in documents
+    ]
+    for record in records:
+        state.add(record)
     if not is_async():
         result = []
-        for source, name, content in documents:
-            record = FileRecord(
-                str(uuid.uuid4()), model, source, metadata, today(), predict(content, name), "ready"
-            )
-            state.add(record)
-            result += prediction_pages(record, name)
+        for record in records:
+            predict_now(record)
+            result += prediction_entries(record, state.config.score_scale)
         return jsonify({"message": "Success", "result": result, "signed_urls": {}})
-    accepted = []
-    for source, name, content in documents:
-        record = FileRecord(str(uuid.uuid4()), model, source, metadata, today())
-        state.add(record)
-        state.background.submit(
-            functools.partial(_finish, state, record, name, content), state.config.processing_delay
-        )
-        accepted.append(
-            {
-                "message": "Success",
-                "request_file_id": record.request_file_id,
-                "filepath": name,
-                "status": "processing",
-            }
-        )
+    for record in records:
+        predict_later(state, record)
+    accepted = [
+        {
+            "message": "Success",
+            "request_file_id": r.request_file_id,
+            "filepath": r.name,
+            "status": "processing",
+        }
+        for r in records
+    ]
     return jsonify({"message": "Success", "result": accepted})
-
-
-def _finish(state: EmulatorState, record: FileRecord, name: str, content: bytes) -> None:
-    record.pages = predict(content, name)
-    record.state = "ready"
-    send_webhook(state, record, state.next_shape())
