@@ -44,7 +44,9 @@ class Stack:
 
 
 @pytest.fixture()
-def stack(service: Process, s3: Any, emulator_url: str) -> Stack:
+def stack(service: Process, emulator_url: str, s3: Any) -> Stack:
+    # emulator_url before s3: the emulator's reset waits out the previous test's webhook deliveries, so none
+    # lands after moto's reset and is quarantined as a stranger in this test's buckets.
     control = EmulatorControl(emulator_url)
     control.config(
         webhook_url=f"{service.url}/webhooks/nanonets?token={TEST_SECRET}",

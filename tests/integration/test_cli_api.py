@@ -74,6 +74,14 @@ def doc_url(s3: Any) -> str:
     return presigned_document_url(s3, "incoming/cli recibo.pdf")
 
 
+def labelled_file(run: Run, tmp_path: Path, pages: list[Any] | None = None) -> str:
+    """`label-file` (sync) on a document with known pages; the request_file_id it printed."""
+    document = tmp_path / "doc.pdf"
+    document.write_bytes(document_bytes(pages=pages))
+    file_id: str = ok(run("label-file", str(document)))["result"][0]["request_file_id"]
+    return file_id
+
+
 def paths(control: EmulatorControl) -> list[tuple[str, str, int]]:
     return [(c["method"], c["path"], c["status"]) for c in control.calls()]
 
@@ -124,9 +132,7 @@ def test_label_file_sync_and_async(run: Run, control: EmulatorControl, tmp_path:
 
 
 def test_file_subcommands(run: Run, control: EmulatorControl, tmp_path: Path, emulator_url: str) -> None:
-    two_pages = tmp_path / "two.pdf"
-    two_pages.write_bytes(document_bytes(pages=[RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]]))
-    file_id = ok(run("label-file", str(two_pages)))["result"][0]["request_file_id"]
+    file_id = labelled_file(run, tmp_path, [RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]])
 
     fetched = ok(run("get-file", file_id))
     assert fetched["unmoderated_images_count"] == 2
@@ -154,9 +160,7 @@ def test_file_subcommands(run: Run, control: EmulatorControl, tmp_path: Path, em
 
 
 def test_get_file_falls_back_to_the_old_path(run: Run, control: EmulatorControl, tmp_path: Path) -> None:
-    document = tmp_path / "d.pdf"
-    document.write_bytes(document_bytes())
-    file_id = ok(run("label-file", str(document)))["result"][0]["request_file_id"]
+    file_id = labelled_file(run, tmp_path)
     control.config(live_paths=False, new_retrieval_paths=False)  # an account on the guide's paths only
 
     fetched = ok(run("get-file", file_id))
@@ -166,9 +170,7 @@ def test_get_file_falls_back_to_the_old_path(run: Run, control: EmulatorControl,
 
 
 def test_subcommands_of_todays_api(run: Run, control: EmulatorControl, tmp_path: Path) -> None:
-    two_pages = tmp_path / "two.pdf"
-    two_pages.write_bytes(document_bytes(pages=[RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]]))
-    file_id = ok(run("label-file", str(two_pages)))["result"][0]["request_file_id"]
+    file_id = labelled_file(run, tmp_path, [RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]])
 
     predictions = ok(run("get-predictions", file_id))
     assert predictions["unmoderated_images_count"] == 2
@@ -202,9 +204,7 @@ def test_subcommands_of_todays_api(run: Run, control: EmulatorControl, tmp_path:
 def test_todays_subcommands_on_an_old_account_exit_4(
     run: Run, control: EmulatorControl, tmp_path: Path
 ) -> None:
-    document = tmp_path / "d.pdf"
-    document.write_bytes(document_bytes())
-    file_id = ok(run("label-file", str(document)))["result"][0]["request_file_id"]
+    file_id = labelled_file(run, tmp_path)
     control.config(live_paths=False)
     for args in (("get-predictions", file_id), ("verify", file_id), ("window", "--days", "1")):
         result = run(*args)

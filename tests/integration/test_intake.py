@@ -156,9 +156,25 @@ def test_submission_carries_source_metadata(pipeline: Pipeline, s3: Any, emulato
     assert sent["version_id"] is None
 
 
-def test_rate_limited_then_success_submits(pipeline: Pipeline, s3: Any, emulator_url: str) -> None:
+def test_a_429_on_submission_fails_retryable_at_once_then_a_repeat_submits(
+    pipeline: Pipeline, s3: Any, emulator_url: str
+) -> None:
+    # Predict calls leave waiting to the pacer above the client (the limit is pages per minute per model).
     put(s3, "incoming/busy.pdf")
-    EmulatorControl(emulator_url).faults(fail_next=[429, 503], retry_after=0)
+    EmulatorControl(emulator_url).faults(fail_next=[429], retry_after=0)
+    throttled = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/busy.pdf"))
+    assert (throttled.status, throttled.retryable) == ("failed", True)
+    assert submissions(emulator_url) == []
+    again = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/busy.pdf"))
+    assert again.status == "submitted"
+    assert len(submissions(emulator_url)) == 1
+
+
+def test_a_5xx_on_submission_is_retried_inside_the_client(
+    pipeline: Pipeline, s3: Any, emulator_url: str
+) -> None:
+    put(s3, "incoming/busy.pdf")
+    EmulatorControl(emulator_url).faults(fail_next=[503, 502])
     outcome = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/busy.pdf"))
     assert outcome.status == "submitted"
     assert len(submissions(emulator_url)) == 1

@@ -594,17 +594,22 @@ def test_a_202_partial_success_is_success(
     assert api_calls(control) == [("POST", f"{MODEL}/LabelUrls/", 202)]
 
 
+def send_json(handler: http.server.BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    """The headers and body of a JSON answer whose status line `handler` already sent."""
+    data = json.dumps(body).encode()
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class _Accepted202(http.server.BaseHTTPRequestHandler):
     """LabelUrls answering 202 (partial success) with a request_file_id."""
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"message": "Partial", "result": [{"request_file_id": "f-202"}]}).encode()
         self.send_response(202)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, {"message": "Partial", "result": [{"request_file_id": "f-202"}]})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -681,14 +686,10 @@ class _OddRetryAfter(http.server.BaseHTTPRequestHandler):
         if self.values:
             self.send_response(429)
             self.send_header("Retry-After", self.values.pop(0))
-            body = b'{"message": "slow down"}'
+            send_json(self, {"message": "slow down"})
         else:
             self.send_response(200)
-            body = b'{"message": "Training started"}'
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            send_json(self, {"message": "Training started"})
 
     def log_message(self, *args: Any) -> None:
         pass

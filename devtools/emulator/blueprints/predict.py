@@ -27,8 +27,7 @@ Document = tuple[str, str, bytes]  # (source, name, content)
 @predict_api.post("/LabelUrls/Async/")
 def label_urls(model: str) -> Response:
     state = current_state()
-    refused = unknown_model(state, model) or _quota_or_402(state)
-    if refused:
+    if refused := unknown_model(state, model) or _quota_or_402(state):
         return refused
     urls, metadata = urls_and_metadata()
     if not urls:
@@ -53,8 +52,7 @@ def label_urls(model: str) -> Response:
 @predict_api.post("/LabelFile/Async/")
 def label_file(model: str) -> Response:
     state = current_state()
-    refused = unknown_model(state, model) or _quota_or_402(state)
-    if refused:
+    if refused := unknown_model(state, model) or _quota_or_402(state):
         return refused
     uploads = request.files.getlist("file")
     if not uploads:
