@@ -29,7 +29,7 @@ from typing import Any
 from bench.common import REPO, median
 from bench.payloads import document_bytes, pages
 from bench.stack import INPUT_BUCKET, put_documents
-from tests.support import s3_event, sqs_batch
+from devtools.events import s3_event, sqs_batch
 
 REFERENCE_MODULES = ("flask", "boto3", "pydantic", "requests")
 
@@ -104,7 +104,7 @@ OPTIONAL = (
     "apig_wsgi",
     "tqdm",
     "service.web",
-    "service.emulator",
+    "devtools",
     "service.cli",
     "service.usecases.recover",
 )

@@ -56,8 +56,8 @@ from bench.webhook_bench import (
     write_bodies,
 )
 from bench.wrk import ensure_wrk
-from service.emulator.control import EmulatorControl
-from tests.servers import AWS_TEST_ENV, Process, start_emulator, start_moto
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import AWS_TEST_ENV, Process, start_emulator, start_moto
 
 SECTIONS = ("normalize", "webhook", "burst", "memory", "cold", "profiles")
 DOC = REPO / "docs" / "BENCHMARKS.md"

@@ -1,6 +1,6 @@
 """The servers a bench section needs: moto S3, the Nanonets emulator, and gunicorn apps (service and floor).
 
-moto and the emulator come from tests/servers.py, as in the e2e tests. Both gunicorn apps are started by
+moto and the emulator come from devtools/stack.py, as in the e2e tests. Both gunicorn apps are started by
 `start_app` with the same flags and the service's own config (`service/gunicorn_conf.py`: sync workers,
 JSON access log), so the only difference between them is the app.
 """
@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.common import REPO, children
-from tests.servers import AWS_TEST_ENV, Process, ServiceEnv, free_port, wait_http
+from devtools.stack import AWS_TEST_ENV, Process, ServiceEnv, free_port, wait_http
 
 INPUT_BUCKET = "ingest-in"
 OUTPUT_BUCKET = "ingest-out"

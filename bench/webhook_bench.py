@@ -28,9 +28,9 @@ from bench.common import cpu_seconds, log, rss_kib, uss_kib
 from bench.payloads import body_bytes, document_bytes, pages, webhook_body
 from bench.stack import INPUT_BUCKET, App, put_documents
 from bench.wrk import WrkResult, run_wrk
-from service.emulator.control import EmulatorControl
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import TEST_SECRET
 from service.models.source import SourceRef
-from tests.servers import TEST_SECRET
 
 SERVICE_PATH = "/webhooks/nanonets"
 FLOOR_FIRST_PATH = "/webhooks/nanonets"

@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from tests.servers import (
+from devtools.stack import (
     AWS_TEST_ENV,
     EMULATOR_KEY,
     EMULATOR_MODEL,

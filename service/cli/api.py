@@ -1,9 +1,11 @@
-"""`nanonets-ingest api ...`: one subcommand per Nanonets endpoint of the seeds, printing the JSON answer."""
+"""`nanonets-ingest api ...`: one subcommand per Nanonets endpoint (the seeds' and today's), printing the JSON
+answer."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +36,32 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     _predict_options(files)
     files.add_argument("--pages", help="pages_to_process, e.g. 1,2")
 
-    add("get-file", lambda c, a: c.fetch_file(a.file_id), "prediction by file id").add_argument("file_id")
-    page = add("get-page", lambda c, a: c.get_page(a.file_id, a.page_id), "prediction by page id")
+    add(
+        "get-file",
+        lambda c, a: c.fetch_file(a.file_id),
+        "prediction by file id, on whichever path the server has (GetPredictions, InferenceRequest, getFile)",
+    ).add_argument("file_id")
+    page = add("get-page", lambda c, a: c.get_page(a.file_id, a.page_id), "prediction by page id, any path")
     page.add_argument("file_id")
     page.add_argument("page_id")
-    window = add("list-files", lambda c, a: c.list_files(a.days, a.batch_day), "all files in a time window")
-    window.add_argument("--days", type=int, required=True, help="start_day_interval")
-    window.add_argument("--batch-day", type=int, default=0, help="current_batch_day (0 = today)")
+    list_files = add("list-files", lambda c, a: c.list_files(a.days, a.batch_day), "a time window, any path")
+    _window_options(list_files, today=0)  # the guide's paths read 0 as today
+    add(
+        "get-predictions", lambda c, a: c.get_predictions(a.file_id), "prediction by file id (GetPredictions)"
+    ).add_argument("file_id")
+    add(
+        "page",
+        lambda c, a: c.image_level_inference(a.page_id),
+        "prediction by page id (ImageLevelInferences)",
+    ).add_argument("page_id")
+    _window_options(
+        add(
+            "window",
+            lambda c, a: c.image_level_inferences(a.days, a.batch_day),
+            "all files in a time window (ImageLevelInferences)",
+        ),
+        today=int(time.time() // 86400),
+    )
 
     training_urls = add(
         "upload-training-urls", lambda c, a: c.upload_training_urls(a.urls, _json_text(a.data)), "UploadUrls"
@@ -56,7 +77,22 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     training_files.add_argument("--data", required=True, help="annotation JSON")
     add("train", lambda c, a: c.train(), "train or retrain the model")
 
-    add("approve", lambda c, a: c.approve(a.file_id), "approve a file").add_argument("file_id")
+    add(
+        "approve", lambda c, a: c.approve(a.file_id), "approve a file (Verify, else ApproveFile)"
+    ).add_argument("file_id")
+    add("approve-file", lambda c, a: c.approve_file(a.file_id), "approve a file (ApproveFile)").add_argument(
+        "file_id"
+    )
+    add("verify", lambda c, a: c.verify(a.file_id), "approve a file (Verify)").add_argument("file_id")
+    add(
+        "unverify", lambda c, a: c.unverify(a.file_id), "take a file's approval back (UnVerify)"
+    ).add_argument("file_id")
+    retry = add(
+        "retry-prediction",
+        lambda c, a: c.retry_prediction(a.file_ids),
+        "predict files again (RetryPrediction)",
+    )
+    retry.add_argument("file_ids", nargs="+", metavar="FILE_ID")
     add("delete", lambda c, a: c.delete(a.file_id), "delete a file").add_argument("file_id")
     update = add(
         "update", lambda c, a: c.update_fields(a.file_id, _fields(a.field)), "update a file's fields"
@@ -64,6 +100,16 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     update.add_argument("file_id")
     update.add_argument("--field", action="append", required=True, metavar="LABEL=TEXT")
     add("export", lambda c, a: c.export(a.file_id), "export a file").add_argument("file_id")
+
+
+def _window_options(parser: argparse.ArgumentParser, *, today: int) -> None:
+    parser.add_argument("--days", type=int, required=True, help="start_day_interval")
+    parser.add_argument(
+        "--batch-day",
+        type=int,
+        default=today,
+        help="current_batch_day, days since the epoch (default: today)",
+    )
 
 
 def _predict_options(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from service.emulator.control import EmulatorControl
-from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
 
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devtools.emulator.control import EmulatorControl
 from service.bootstrap import Service, build
 from service.settings import Settings, load_settings
 from service.web import create_app
+from tests.integration.emulator_api import LocalHost
 
 
 @pytest.fixture()
@@ -44,3 +47,19 @@ def app(settings: Settings) -> Flask:
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture()
+def host(emulator_url: str) -> Iterator[LocalHost]:
+    """Serves documents to the emulator and receives its webhooks (none configured: see `webhooks`)."""
+    local = LocalHost()
+    yield local
+    EmulatorControl(emulator_url).flush(timeout=15)  # nothing may still be delivering to it when it goes away
+    local.stop()
+
+
+@pytest.fixture()
+def webhooks(emulator_url: str, host: LocalHost) -> LocalHost:
+    """`host`, with the emulator's webhooks pointed at it."""
+    EmulatorControl(emulator_url).config(webhook_url=host.url + "/hook", webhook_retry_delay=0.05)
+    return host

@@ -12,13 +12,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
 from service.bootstrap import Service, build, utc_now
-from service.emulator.control import EmulatorControl
 from service.models.ledger import SubmissionClaim
 from service.models.source import SourceRef
 from service.usecases.submit import submission_metadata
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.support import RECEIPT_PAGES, document_bytes, list_keys
+from tests.support import list_keys
 
 
 def orphan_claim(service: Service, s3: Any, key: str, age_seconds: float) -> SourceRef:

@@ -13,20 +13,15 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import eventbridge_event, s3_event, sns_envelope, sqs_batch
+from devtools.stack import TEST_SECRET, free_port
 from service.aws_lambda import events_handler
 from service.bootstrap import Service, build
-from service.emulator.control import EmulatorControl
 from service.models.source import SourceRef
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import TEST_SECRET, free_port
-from tests.support import (
-    document_bytes,
-    eventbridge_event,
-    list_keys,
-    s3_event,
-    sns_envelope,
-    sqs_batch,
-)
+from tests.support import list_keys
 
 AUTH = {"X-Webhook-Token": TEST_SECRET}
 
@@ -166,9 +161,32 @@ def test_submission_carries_source_metadata(service: Service, s3: Any, emulator_
     assert sent["version_id"] is None
 
 
-def test_rate_limited_then_success_submits(service: Service, s3: Any, emulator_url: str) -> None:
+def test_a_429_on_submission_holds_every_document_back_then_they_submit(
+    make_settings: Any, s3: Any, emulator_url: str
+) -> None:
+    # Predict calls leave waiting to the pacer above the client (the limit is pages per minute per model).
+    service = build(make_settings(nanonets_429_pause_seconds=0.5))
     put(s3, "incoming/busy.pdf")
-    EmulatorControl(emulator_url).faults(fail_next=[429, 503], retry_after=0)
+    put(s3, "incoming/other.pdf")
+    EmulatorControl(emulator_url).faults(fail_next=[429], retry_after=0)
+    throttled = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/busy.pdf"))
+    assert (throttled.status, throttled.retryable) == ("failed", True)
+    assert throttled.retry_after is not None and throttled.retry_after >= 0.5
+    other = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/other.pdf"))
+    assert other.status == "failed"  # the pause holds the whole model, not one document
+    assert submissions(emulator_url) == []
+    assert list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/") == []  # throttled is not broken
+    time.sleep(0.6)
+    for key in ("incoming/busy.pdf", "incoming/other.pdf"):
+        assert service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=key)).status == "submitted"
+    assert len(submissions(emulator_url)) == 2
+
+
+def test_a_5xx_on_submission_is_retried_inside_the_client(
+    service: Service, s3: Any, emulator_url: str
+) -> None:
+    put(s3, "incoming/busy.pdf")
+    EmulatorControl(emulator_url).faults(fail_next=[503, 502])
     outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/busy.pdf"))
     assert outcome.status == "submitted"
     assert len(submissions(emulator_url)) == 1

@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.stack import EMULATOR_KEY, TEST_SECRET
 from service.adapters.ssm import SecretsUnavailable, resolve_ssm_secrets
-from tests.servers import EMULATOR_KEY, TEST_SECRET
 
 
 @pytest.fixture()

@@ -10,14 +10,15 @@ from datetime import timedelta
 from itertools import islice
 from typing import Any
 
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import REPO
 from service.adapters.sns import confirm_subscription
 from service.bootstrap import Service, build, utc_now
-from service.emulator.control import EmulatorControl
 from service.models.source import SourceRef
 from service.usecases.recover import summarize_backfill
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import REPO
-from tests.support import document_bytes, list_keys
+from tests.support import list_keys
 
 
 def drop(s3: Any, service: Service, key: str, body: bytes | None = None) -> str:

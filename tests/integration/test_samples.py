@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
+from devtools.emulator.control import EmulatorControl
+from devtools.emulator.predictions import predict
+from devtools.stack import REPO
 from service.bootstrap import build, utc_now
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload
 from service.core.rules import load_rules
-from service.emulator.control import EmulatorControl
-from service.emulator.predictions import predict
 from service.models.document import NormalizedDocument
 from service.models.events import ObjectEvent, unwrap_event
 from service.models.source import SourceRef
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import REPO
 
 SAMPLES = REPO / "samples"
 DOCUMENTS = sorted((SAMPLES / "documents").iterdir())

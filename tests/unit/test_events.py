@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.events import eventbridge_event, s3_event, s3_record, sns_envelope, sqs_batch
 from service.errors import PayloadRejected
 from service.models.events import (
     InvalidMessage,
@@ -18,7 +19,6 @@ from service.models.events import (
     is_aws_sns_subscribe_url,
     unwrap_event,
 )
-from tests.support import eventbridge_event, s3_event, s3_record, sns_envelope, sqs_batch
 
 SNS_ID = "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324"
 TEST_EVENT = {

@@ -63,3 +63,15 @@ def test_the_rules_see_every_layer() -> None:
     names = {_module_name(p) for p in MODULES}
     for layer in ("service.core", "service.models", "service.usecases", "service.adapters"):
         assert any(n.startswith(layer + ".") for n in names), layer
+
+
+@pytest.mark.parametrize("folder", ["scripts", "bench", "devtools"])
+def test_tooling_never_imports_the_tests(folder: str) -> None:
+    """Demo, bench and soak run from `devtools/`, never from the test suite."""
+    offenders = [
+        f"{path.relative_to(SERVICE.parent)} imports {name}"
+        for path in sorted((SERVICE.parent / folder).rglob("*.py"))
+        for name in sorted(_imports(path))
+        if name.split(".")[0] == "tests"
+    ]
+    assert offenders == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -45,6 +46,16 @@ class EmulatorControl:
 
     def reject(self, file_id: str) -> None:
         self._post(f"/files/{file_id}/reject")
+
+    def review(
+        self, file_id: str, fields: Mapping[str, str] | None = None, *, approve: bool = True
+    ) -> dict[str, Any]:
+        """A person corrects `fields` (label -> text) in Nanonets and, with `approve`, approves the file:
+        `moderated_boxes` carry the corrections and the On-Approval webhook goes out. The file's summary."""
+        result: dict[str, Any] = self._post(
+            f"/files/{file_id}/review", {"fields": dict(fields or {}), "approve": approve}
+        )
+        return result
 
     def resend_webhook(self, file_id: str) -> None:
         self._post(f"/files/{file_id}/webhook")

@@ -1,15 +1,15 @@
-"""Real local servers for tests, the demo, the bench and the soak: moto S3, the Nanonets emulator, gunicorn.
+"""The local stack for the tests, the demo, the bench and the soak: moto S3, the Nanonets emulator, gunicorn.
 
 Each is a real process or thread listening on 127.0.0.1 on a free port, reached over real HTTP.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +20,10 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 EMULATOR_KEY = "emulator-key-0123456789"
 EMULATOR_MODEL = "emulator-model"
-TEST_SECRET = "test-webhook-secret-0123456789"
+TEST_SECRET = "test-webhook-secret-0123456789"  # noqa: S105 - the local stack's own, never a real one
+# Start-up config of the emulator for the local stack: empty, so tests, demo, bench and soak run against
+# live Nanonets shapes (per-document export webhooks, table cells scored 0-100), as the service must.
+SERVICE_COMPAT: dict[str, str] = {}
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -88,12 +91,15 @@ def start_emulator(
     webhook_url: str | None = None,
     extra_args: list[str] | None = None,
     log_dir: Path | None = None,
+    compat: Mapping[str, str] | None = None,
 ) -> Process:
+    """The emulator in its own process. `compat` (default `SERVICE_COMPAT`) sets its start-up config, which
+    `/_emulator/reset` returns to."""
     port = free_port()
     args = [
         sys.executable,
         "-m",
-        "service.emulator",
+        "devtools.emulator",
         "--host",
         "127.0.0.1",
         "--port",
@@ -103,10 +109,12 @@ def start_emulator(
         "--model-id",
         EMULATOR_MODEL,
     ]
+    for name, value in (SERVICE_COMPAT if compat is None else compat).items():
+        args += [f"--{name.replace('_', '-')}", value]
     if webhook_url:
         args += ["--webhook-url", webhook_url]
     args += extra_args or []
-    log_path = (log_dir or Path("/tmp")) / f"emulator-{port}.log"
+    log_path = (log_dir or Path(tempfile.gettempdir())) / f"emulator-{port}.log"
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -139,7 +147,7 @@ class ServiceEnv:
 
 def start_gunicorn(env: Mapping[str, str], *, workers: int = 2, log_dir: Path | None = None) -> Process:
     port = free_port()
-    log_path = (log_dir or Path("/tmp")) / f"gunicorn-{port}.log"
+    log_path = (log_dir or Path(tempfile.gettempdir())) / f"gunicorn-{port}.log"
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
@@ -167,73 +175,3 @@ def start_gunicorn(env: Mapping[str, str], *, workers: int = 2, log_dir: Path | 
         popen.kill()
         raise RuntimeError("gunicorn did not start:\n" + log_path.read_text(errors="replace")) from None
     return Process(url=url, popen=popen, log_path=log_path)
-
-
-class TcpProxy:
-    """A loopback TCP relay that can be cut and restored: "S3 is down" without losing moto's state."""
-
-    def __init__(self, target_port: int) -> None:
-        import threading
-
-        self.target_port = target_port
-        self.port = free_port()
-        self._lock = threading.Lock()
-        self._connections: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self.up()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def up(self) -> None:
-        import threading
-
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(128)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def down(self) -> None:
-        """Refuse new connections and cut the open ones."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-        with self._lock:
-            for connection in self._connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-                connection.close()
-            self._connections.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        import threading
-
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)

@@ -1,7 +1,8 @@
 """Deterministic predictions from a document's bytes and name (docs/EMULATOR.md, "Predictions").
 
 Sample documents carry their ground truth between `NNEMU-BEGIN` and `NNEMU-END` (base64 JSON); anything else
-gets fields derived from a SHA-256 of its bytes, so the same bytes always give the same answer.
+gets fields derived from a SHA-256 of its bytes, so the same bytes always give the same answer. Every box
+says its own `page`, as live boxes do. Scores here are 0-1; `bodies.scaled_boxes` puts them on live scales.
 """
 
 from __future__ import annotations
@@ -54,8 +55,7 @@ def _embedded_pages(content: bytes) -> Pages | None:
     if not isinstance(pages, list) or not all(isinstance(p, list) for p in pages):
         return None
     return [
-        [dict(box, page_no=index) for box in page if isinstance(box, dict)]
-        for index, page in enumerate(pages)
+        [dict(box, page=index) for box in page if isinstance(box, dict)] for index, page in enumerate(pages)
     ]
 
 
@@ -78,7 +78,7 @@ def _box(label: str, text: str, score: float, page: int, row: int) -> dict[str, 
         "xmax": 420,
         "ymax": top + 30,
         "status": "correctly_predicted",
-        "page_no": page,
+        "page": page,
         "label_id": f"label_{label}",
     }
 
@@ -101,7 +101,7 @@ def _generated_pages(content: bytes, count: int) -> Pages:
             "ymin": 400,
             "xmax": 500,
             "ymax": 600,
-            "page_no": 0,
+            "page": 0,
             "cells": [
                 {"row": 1, "col": 1, "label": "descripcion", "text": "Gasoil", "score": 0.91},
                 {"row": 1, "col": 2, "label": "cantidad", "text": f"{litres}L", "score": 0.9},

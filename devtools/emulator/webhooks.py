@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-log = logging.getLogger("service.emulator")
+log = logging.getLogger("devtools.emulator")
 
 
 class Background:
@@ -60,7 +60,7 @@ class Background:
         return True
 
 
-def deliver(url: str, body: dict[str, Any], *, retries: int, retry_delay: float) -> bool:
+def deliver(url: str, body: Any, *, retries: int, retry_delay: float) -> bool:
     """POST a webhook body, retrying failures with exponential backoff, as Nanonets retries."""
     for attempt in range(retries + 1):
         try:

@@ -8,7 +8,7 @@ marked retryable), as SQS would redeliver. Midway S3 is cut for 10 s and one gun
 Then reconcile runs (and `quarantine retry` for submissions Nanonets refused while S3 was down) until
 nothing is pending.
 
-    python -m tests.soak --documents 500
+    python -m devtools.soak --documents 500
 
 Prints `documents=… outputs=… missing=… duplicates=…` and exits non-zero unless missing=0 duplicates=0.
 `missing` counts documents with neither an output nor a quarantine record; `duplicates` counts extra
@@ -36,21 +36,22 @@ from typing import Any
 import boto3
 import requests
 
-from service.adapters.sns import confirm_subscription
-from service.bootstrap import Service, build
-from service.emulator.control import EmulatorControl
-from service.settings import load_settings
-from tests.servers import (
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_record
+from devtools.proxy import TcpProxy
+from devtools.stack import (
     AWS_TEST_ENV,
     TEST_SECRET,
     Process,
     ServiceEnv,
-    TcpProxy,
     start_emulator,
     start_gunicorn,
     start_moto,
 )
-from tests.support import RECEIPT_PAGES, document_bytes, s3_record
+from service.adapters.sns import confirm_subscription
+from service.bootstrap import Service, build
+from service.settings import load_settings
 
 INPUT_BUCKET, OUTPUT_BUCKET = "soak-in", "soak-out"
 FAULTS = {
