@@ -24,6 +24,9 @@ MODEL = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
+pytestmark = pytest.mark.usefixtures("seed_shapes")
+
+
 @pytest.fixture()
 def control(emulator_url: str) -> EmulatorControl:
     return EmulatorControl(emulator_url)

@@ -55,6 +55,9 @@ def make_client(
     return NanonetsClient(NanonetsSettings(**values))
 
 
+pytestmark = pytest.mark.usefixtures("seed_shapes")
+
+
 @pytest.fixture()
 def control(emulator_url: str) -> EmulatorControl:
     return EmulatorControl(emulator_url)
