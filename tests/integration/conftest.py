@@ -63,3 +63,10 @@ def webhooks(emulator_url: str, host: LocalHost) -> LocalHost:
     """`host`, with the emulator's webhooks pointed at it."""
     EmulatorControl(emulator_url).config(webhook_url=host.url + "/hook", webhook_retry_delay=0.05)
     return host
+
+
+@pytest.fixture()
+def seed_shapes(emulator_url: str) -> None:
+    """The seeds' webhook shape and 0-1 scores, whatever the stack starts the emulator with
+    (devtools.stack.SERVICE_COMPAT): for tests of the emulator's and the client's mechanics, not of shapes."""
+    EmulatorControl(emulator_url).config(webhook_shape="prediction", score_scale="unit")

@@ -24,11 +24,7 @@ MODEL = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture(autouse=True)
-def _unit_scores(emulator_url: str) -> None:
-    """These tests compare the boxes Nanonets returns with the documents' ground truth (0-1 scores); the live
-    score scales are covered by tests/integration/test_emulator_live.py and tests/e2e/test_live_nanonets.py."""
-    EmulatorControl(emulator_url).config(score_scale="unit")
+pytestmark = pytest.mark.usefixtures("seed_shapes")
 
 
 @pytest.fixture()

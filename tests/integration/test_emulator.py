@@ -28,6 +28,8 @@ from tests.integration.emulator_api import (
 )
 from tests.support import wait_for
 
+pytestmark = pytest.mark.usefixtures("seed_shapes")
+
 
 @pytest.fixture()
 def control(emulator_url: str) -> EmulatorControl:
@@ -351,7 +353,8 @@ def test_unknown_fault_or_config_key_is_refused(emulator_url: str) -> None:
 def test_reset_clears_faults_files_calls_and_config(
     host: LocalHost, emulator_url: str, control: EmulatorControl
 ) -> None:
-    start = control.config()
+    control.reset()
+    start = control.config()  # the start-up config
     control.config(webhook_url=host.url + "/hook", quota=5, new_retrieval_paths=False, processing_delay=9)
     label_file(emulator_url, "kept.pdf", document_bytes())
     control.faults(fail_next=[500, 500], rate_429=1.0, webhook_drop=1.0)
