@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from scripts.make_samples import DEMO_INPUT_BUCKET, SAMPLE_DOCUMENTS, Sample, document_bytes, write_json
-from service.core.keys import object_digest, source_token
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload
 from service.core.rules import load_rules
 from service.models.document import SourceRef
+from service.models.source import object_digest, source_token
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 RULES = SAMPLES / "rules" / "fuel-receipts.yaml"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from service.emulator.predictions import embed_prediction_marker
+from devtools.emulator.predictions import embed_prediction_marker
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_INPUT_BUCKET = "nanonets-ingest-demo-in"

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.models.source import SourceRef as SourceRef  # the document names its source
+
 SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_MINOR = 1
 SCHEMA_BASE_URL = "https://nanonets-ingest.example/schemas"
@@ -25,13 +27,6 @@ Normalized = str | float | None
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SourceRef(_Strict):
-    bucket: str
-    key: str
-    etag: str | None = None
-    version_id: str | None = None
 
 
 class NanonetsRef(_Strict):

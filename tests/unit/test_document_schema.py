@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 
+from devtools.stack import REPO
 from service.models.document import document_json_schema, document_json_schema_text
-from tests.servers import REPO
 
 SCHEMAS = REPO / "schemas"
 SHIPPED = SCHEMAS / "normalized-document-v1.json"
