@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.bodies import PAGE_SIZE
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def receipt_boxes() -> list[dict[str, Any]]:
 
 
 # The page size the emulator reports with a prediction (an A4 page at 150 dpi), in pixels.
-EMULATOR_PAGE_PIXELS = (1240, 1754)
+EMULATOR_PAGE_PIXELS = (PAGE_SIZE["width"], PAGE_SIZE["height"])
 
 
 def printed_receipt(
@@ -57,8 +58,8 @@ def printed_receipt(
     top in PDF points, or in the pixels of a `page_pixels` rendering of the page (what Nanonets reports)."""
     import pypdfium2 as pdfium
 
-    from scripts.make_samples import pdf_bytes
     from devtools.emulator.predictions import embed_prediction_marker
+    from scripts.make_samples import pdf_bytes
 
     document = pdfium.PdfDocument(pdf_bytes([lines], b""))  # the layout does not depend on the marker
     page = document[0]

@@ -2,12 +2,11 @@
 its boxes beside the extracted values, and edit / approve / reject with an audit trail.
 
 Entry points for the rest of the service:
-- `service.review.views.register_review(app, services)`: serve it (REVIEW_ENABLED).
-- `service.review.hooks.ReviewHooks`: what completion and quarantine call (edits re-applied, queue kept).
-- `service.review.overrides.apply_overrides`, `service.review.attention.attention_reasons` and
-  `AttentionIndex.mark` / `.clear`: the pure rules and the index underneath.
-- `service.review.console.retry_pending_pushes(services)`: for reconcile.
-- `service.review.cli.register(subparsers)`: `nanonets-ingest review add-user NAME`.
+- `service.review.hooks.ReviewHooks`: the ports `ReviewDecisions`, `AttentionQueue` and `ReviewPushes`
+  (service/ports.py) that completion, quarantine and reconcile call; built by `bootstrap.build`.
+- `service.review.views.register_review(app, service)`: serve the pages (REVIEW_ENABLED), from `web`.
+- `service.review.users.add_user`: what `nanonets-ingest review add-user NAME` (service/cli/review.py) runs.
+- `service.review.overrides.apply_overrides`, `service.review.attention.attention_reasons`: the pure rules.
 
-Nothing is imported here, so the pipeline can import `hooks` without loading Flask views or PDFium.
+Nothing is imported here, so the bootstrap can import `hooks` without loading Flask views or PDFium.
 """

@@ -18,17 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from pydantic import BaseModel
 
-from service.adapters.nanonets import NanonetsClient
-from service.adapters.storage import Storage
 from service.core.rules import Rules
 from service.errors import NanonetsError, StorageUnavailable
 from service.models.document import NormalizedDocument
-from service.models.ledger import LedgerRecord
-from service.pipeline import document_digest, iso
+from service.models.ledger import LedgerRecord, utc_iso
+from service.ports import Clock, Ledger, Ocr, Outputs, PushRetries
 from service.review.attention import AttentionIndex, attention_reasons
 from service.review.models import AuditAction, AuditRecord, Decision, Overrides
 from service.review.overrides import (
@@ -40,6 +37,7 @@ from service.review.overrides import (
     with_pending_push,
 )
 from service.review.store import ReviewRecords
+from service.usecases.complete import document_digest
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +59,15 @@ class ActionResult(BaseModel):
     push_error: str | None = None
 
 
-class PushSummary(BaseModel):
-    checked: int = 0
-    pushed: int = 0
-    failed: int = 0
-
-
 @dataclass
 class ReviewActions:
-    storage: Storage  # ledger and outputs, shared with the pipeline
+    ledger: Ledger  # the service's own ledger and outputs: the console writes the same records
+    outputs: Outputs
     records: ReviewRecords
     attention: AttentionIndex
-    nanonets: NanonetsClient
+    ocr: Ocr
     rules: Rules | None
-    clock: Callable[[], datetime]
+    clock: Clock
     push_to_nanonets: bool = False
     min_confidence: float = 0.8
 
@@ -88,7 +81,7 @@ class ReviewActions:
             raise ActionRefused(f"a value is at most {MAX_VALUE_CHARS} characters")
         current = document.fields.get(label)
         before = current.value if current else None
-        at = iso(self.clock())
+        at = utc_iso(self.clock())
         self._change_overrides(
             request_file_id, lambda o: with_field_edit(o, label, value, current, by=by, at=at)
         )
@@ -108,7 +101,7 @@ class ReviewActions:
 
     def _decide(self, request_file_id: str, review: Decision, *, reason: str | None, by: str) -> ActionResult:
         record, document = self._reviewable(request_file_id)
-        at = iso(self.clock())
+        at = utc_iso(self.clock())
         self._change_overrides(
             request_file_id, lambda o: with_decision(o, review, reason=reason, by=by, at=at)
         )
@@ -119,13 +112,13 @@ class ReviewActions:
     # ---- the steps every action shares ----
 
     def _reviewable(self, request_file_id: str) -> tuple[LedgerRecord, NormalizedDocument]:
-        record = self.storage.get_record(request_file_id)
+        record = self.ledger.get(request_file_id)
         if record is None:
             raise NotReviewable("no such document")
-        found = self.storage.read_output(record.output_key)
+        found = self.outputs.read(record.output_key)
         if found is None:
             raise NotReviewable("this document has no output yet: there is nothing to review")
-        return record, NormalizedDocument.model_validate_json(found[0])
+        return record, NormalizedDocument.model_validate_json(found.body)
 
     def _change_overrides(self, request_file_id: str, change: Callable[[Overrides], Overrides]) -> Overrides:
         for _ in range(WRITE_ATTEMPTS):
@@ -133,7 +126,7 @@ class ReviewActions:
             updated = change(overrides)
             if updated == overrides and etag is not None:
                 return overrides
-            if self.records.write_overrides(updated, etag) is not None:
+            if self.records.write_overrides(updated, etag):
                 return updated
         raise StorageUnavailable(f"the review record of {request_file_id} kept changing; retry")
 
@@ -181,36 +174,33 @@ class ReviewActions:
     def rewrite_output(self, record: LedgerRecord) -> tuple[NormalizedDocument, bool, Overrides]:
         """Apply the current overrides to the current output: (document, written?, overrides)."""
         for _ in range(WRITE_ATTEMPTS):
-            found = self.storage.read_output(record.output_key)
+            found = self.outputs.read(record.output_key)
             if found is None:
                 raise NotReviewable("the output disappeared")
-            body, etag = found
-            current = NormalizedDocument.model_validate_json(body)
+            current = NormalizedDocument.model_validate_json(found.body)
             overrides, _ = self.records.read_overrides(record.request_file_id)  # after the ETag: see above
             updated = apply_overrides(current, overrides, self.rules)
             if document_digest(updated) == document_digest(current):
                 return current, False, overrides
-            updated = updated.model_copy(update={"processed_at": iso(self.clock())})
-            if self.storage.put_output(record.output_key, updated.to_json_bytes(), if_match=etag):
+            updated = updated.model_copy(update={"processed_at": utc_iso(self.clock())})
+            if self.outputs.write(record.output_key, updated.to_json_bytes(), if_match=found.etag):
                 return updated, True, overrides
         raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry")
 
     def _follow_ledger(self, request_file_id: str, document: NormalizedDocument) -> None:
         """The ledger says what the output says, so a repeated webhook finds the same digest and writes
         nothing, and a late one merges its review with the console's."""
-        record = self.storage.get_record(request_file_id)
+        record = self.ledger.get(request_file_id)
         if record is None:
             return
-        updated = record.model_copy(
-            update={
-                "review": document.review,
-                "validation_status": document.validation.status,
-                "output_digest": document_digest(document),
-                "updated_at": document.processed_at,
-            }
-        )
-        if updated != record:
-            self.storage.put_record(updated, previous_status=record.status)
+        changed = {
+            "review": document.review,
+            "validation_status": document.validation.status,
+            "output_digest": document_digest(document),
+        }
+        if any(getattr(record, name) != value for name, value in changed.items()):
+            updated = record.model_copy(update={**changed, "updated_at": self.clock()})
+            self.ledger.put(updated, previous_status=record.status)
 
     # ---- Nanonets ----
 
@@ -224,12 +214,12 @@ class ReviewActions:
         all_fields = {**(waiting.fields if waiting else {}), **fields}
         all_approve = approve or (waiting.approve if waiting else False)
         file_id = record.request_file_id
-        at = iso(self.clock())
+        at = utc_iso(self.clock())
         try:
             if all_fields:
-                self.nanonets.update_fields(file_id, all_fields)
+                self.ocr.update_fields(file_id, all_fields)
             if all_approve:
-                self.nanonets.approve(file_id)
+                self.ocr.approve(file_id)
         except NanonetsError as error:
             message = str(error)
             self._change_overrides(
@@ -247,17 +237,16 @@ class ReviewActions:
         self._audit(record, "push", by=by, at=at, reason=f"sent to Nanonets: {pushed.strip(', ')}")
         return None
 
-    def retry_pending_pushes(self, limit: int = 100) -> PushSummary:
-        """Send again what could not reach Nanonets (call it from reconcile). Costs O(pending pushes)."""
-        summary = PushSummary()
+    def retry_pending_pushes(self, limit: int = 100) -> PushRetries:
+        """Send again what could not reach Nanonets (reconcile calls it). Costs O(pending pushes)."""
+        sent = failed = 0
         for file_id in self.records.pending_pushes(limit):
-            summary.checked += 1
-            record = self.storage.get_record(file_id)
+            record = self.ledger.get(file_id)
             overrides, _ = self.records.read_overrides(file_id)
             if record is None or overrides.pending_push is None:
                 self.records.clear_push_pending(file_id)
                 continue
             error = self._push(record, overrides, fields={}, approve=False, by="retry")
-            summary.failed += error is not None
-            summary.pushed += error is None
-        return summary
+            failed += error is not None
+            sent += error is None
+        return PushRetries(sent=sent, failed=failed)

@@ -20,17 +20,19 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from service.adapters.s3.bucket import StateBucket
 from service.core.rules import Rules
 from service.errors import StorageUnavailable
-from service.models.document import NormalizedDocument, SourceRef
+from service.models.document import NormalizedDocument
 from service.models.ledger import QuarantineRecord
+from service.models.source import SourceRef
+from service.ports import Clock, ListedObject
 from service.review.models import ATTENTION_REASONS, AttentionEntry, AttentionReason, Overrides
-from service.review.store import Listed, ObjectStore
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MARKER_NAME = re.compile(r"(\d{8}T\d{6}Z)--([A-Za-z0-9][A-Za-z0-9._-]{0,127})")
@@ -162,13 +164,11 @@ class _Counts:
 
 
 class AttentionIndex:
-    def __init__(
-        self, state: ObjectStore, state_prefix: str, *, clock: Callable[[], datetime] | None = None
-    ) -> None:
+    def __init__(self, state: StateBucket, clock: Clock) -> None:
         self.state = state
-        self.root = f"{state_prefix}index/attention/"
-        self.items = f"{state_prefix}index/attention-items/"
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self.root = state.folder("index", "attention")
+        self.items = state.folder("index", "attention-items")
+        self._clock = clock
         self._counts: _Counts | None = None
 
     # ---- writing ----
@@ -217,8 +217,8 @@ class AttentionIndex:
             old_facets = set(current.facets) if current else set()
             for facet in entry.facets:
                 if facet not in old_facets:
-                    self.state.put(self._marker_key(facet, entry), b"", content_type="text/plain")
-            if self.state.put_model(item_key, entry, expected_etag=etag, create_only=etag is None) is None:
+                    self.state.mark(self._marker_key(facet, entry))
+            if not self.state.put_model(item_key, entry, if_match=etag, if_none_match=etag is None):
                 continue  # another writer changed it since we read: read again
             if current is not None:
                 self._delete_markers(current, keep=entry.facets)
@@ -262,11 +262,11 @@ class AttentionIndex:
         if query.since_from and (start is None or start < prefix + f"{query.since_from:%Y%m%d}"):
             start = prefix + f"{query.since_from:%Y%m%d}"
         last_day = f"{query.since_to:%Y%m%d}" if query.since_to else None
-        page_size = 500 if query.checks_entries() else limit + 1
         entries: list[AttentionEntry] = []
-        unread: list[Listed] = []
+        unread: list[ListedObject] = []
         cursor = after
-        listing = self.state.list(prefix, start_after=start, page_size=min(page_size, 1000))
+        # Not capped at `limit`: markers whose entry says otherwise are skipped, so the page lists on.
+        listing = self.state.list(prefix, start_after=start)
         for scanned, listed in enumerate(listing, start=1):
             name = listed.key[len(prefix) :]
             if last_day and name[:8] > last_day:
@@ -280,7 +280,7 @@ class AttentionIndex:
         entries += self._accepted(unread, facet, query)
         return QueuePage(entries=entries, next_cursor=None)
 
-    def _accepted(self, batch: list[Listed], facet: str, query: QueueFilter) -> list[AttentionEntry]:
+    def _accepted(self, batch: list[ListedObject], facet: str, query: QueueFilter) -> list[AttentionEntry]:
         """The entries behind these markers that are current and pass the filter, in marker order."""
         if not batch:
             return []
@@ -297,7 +297,7 @@ class AttentionIndex:
                 accepted.append(entry)
         return accepted
 
-    def _repair(self, listed: Listed) -> None:
+    def _repair(self, listed: ListedObject) -> None:
         """A marker whose entry says otherwise: debris of a crash, or a mark() under way (then young)."""
         if self._clock() - listed.last_modified > REPAIR_AFTER:
             self.state.delete(listed.key)

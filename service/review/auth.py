@@ -24,7 +24,8 @@ from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
 from pydantic import BaseModel
 
-from service.review.store import ObjectStore
+from service.adapters.s3.bucket import StateBucket
+from service.ports import Clock
 
 SESSION_COOKIE = "__Host-review-session"
 SESSION_LIFETIME = timedelta(hours=8)
@@ -106,17 +107,15 @@ class Limit:
 
 
 USER_FAILURES = 5  # per reviewer name per window: slows guessing one account to a crawl
-CLIENT_FAILURES = (
-    30  # per client address per window: slows trying many names; shared addresses are allowed more
-)
+# Per client address per window: slows trying many names; shared addresses are allowed more.
+CLIENT_FAILURES = 30
 WINDOW = timedelta(minutes=15)
 WRITE_ATTEMPTS = 5
 
 
 class LoginThrottle:
-    def __init__(self, state: ObjectStore, state_prefix: str, clock: Callable[[], datetime]) -> None:
+    def __init__(self, state: StateBucket, clock: Clock) -> None:
         self.state = state
-        self.prefix = f"{state_prefix}review/login-failures/"
         self._clock = clock
 
     @staticmethod
@@ -157,10 +156,10 @@ class LoginThrottle:
                 updated = FailureCount(window_started=now.astimezone(UTC).isoformat(), failures=1)
             else:
                 updated = count.model_copy(update={"failures": count.failures + 1})
-            if self.state.put_model(key, updated, expected_etag=etag, create_only=etag is None) is not None:
+            if self.state.put_model(key, updated, if_match=etag, if_none_match=etag is None):
                 return
         # Lost every race: others are failing logins on the same counter right now, so it is counting.
 
     def _key(self, limit: Limit) -> str:
         digest = hashlib.sha256(f"{limit.kind}\n{limit.value}".encode()).hexdigest()[:32]
-        return f"{self.prefix}{digest}.json"
+        return self.state.key("review", "login-failures", f"{digest}.json")

@@ -1,42 +1,32 @@
-"""The review console's parts, built once per app from the settings and the pipeline's services."""
+"""The review console's parts, built once per app from the built service (`bootstrap.Service`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from typing import TYPE_CHECKING
 
-from service.adapters.storage import build_s3_client
-from service.pipeline import Services
-from service.review.actions import PushSummary, ReviewActions
+from service.adapters.s3.bucket import StateBucket
+from service.review.actions import ReviewActions
 from service.review.attention import AttentionIndex
 from service.review.auth import LoginThrottle
 from service.review.pages import PageImages
-from service.review.store import ObjectStore, ReviewRecords
+from service.review.store import ReviewRecords
 from service.review.users import Reviewers
 
-
-def review_actions(services: Services, state: ObjectStore) -> ReviewActions:
-    settings = services.settings
-    return ReviewActions(
-        storage=services.storage,
-        records=ReviewRecords(state, settings.state_prefix),
-        attention=AttentionIndex(state, settings.state_prefix, clock=services.clock),
-        nanonets=services.nanonets,
-        rules=services.rules,
-        clock=services.clock,
-        push_to_nanonets=settings.review_push_to_nanonets,
-        min_confidence=settings.auto_approve_min_confidence,
-    )
+if TYPE_CHECKING:
+    from service.bootstrap import Service
 
 
 @dataclass
 class ReviewConsole:
-    services: Services
+    service: Service
     reviewers: Reviewers
     throttle: LoginThrottle
     pages: PageImages
-    actions: ReviewActions
+
+    @property
+    def actions(self) -> ReviewActions:
+        return self.service.review.actions  # the same records and queue completion keeps
 
     @property
     def attention(self) -> AttentionIndex:
@@ -47,24 +37,13 @@ class ReviewConsole:
         return self.actions.records
 
     @classmethod
-    def from_services(cls, services: Services) -> ReviewConsole:
-        settings = services.settings
+    def from_service(cls, service: Service) -> ReviewConsole:
+        settings = service.settings
         users_file, _ = settings.require_review_console()
-        s3 = build_s3_client(settings)
-        state = ObjectStore(s3, settings.state_bucket_name)
-        sources: Callable[[str], ObjectStore] = cache(lambda bucket: ObjectStore(s3, bucket))
+        state = StateBucket(service.objects, settings.state_bucket_name, settings.state_prefix)
         return cls(
-            services=services,
+            service=service,
             reviewers=Reviewers(users_file),
-            throttle=LoginThrottle(state, settings.state_prefix, services.clock),
-            pages=PageImages(state, settings.state_prefix, sources, settings.max_document_bytes),
-            actions=review_actions(services, state),
+            throttle=LoginThrottle(state, service.clock),
+            pages=PageImages(state, service.objects, settings.max_document_bytes),
         )
-
-
-def retry_pending_pushes(services: Services, limit: int = 100) -> PushSummary:
-    """For reconcile: send again the console's corrections and approvals that Nanonets did not take."""
-    if not services.settings.review_push_to_nanonets:
-        return PushSummary()
-    state = ObjectStore(build_s3_client(services.settings), services.settings.state_bucket_name)
-    return review_actions(services, state).retry_pending_pushes(limit)

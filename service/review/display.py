@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from service.core.rules import Rules
 from service.models.document import DocumentField, NormalizedDocument
-from service.models.ledger import LedgerRecord
+from service.models.ledger import LedgerRecord, utc_iso
 from service.review.models import AttentionEntry, AttentionReason, AuditRecord
 from service.review.overrides import editable_labels
 
@@ -123,14 +123,14 @@ def history(
     record: LedgerRecord, raw_times: list[tuple[str, str]], audit: list[AuditRecord]
 ) -> list[HistoryEvent]:
     """Submitted, each result received (webhook, fetch or replay), quarantine, and every console action."""
-    events = [HistoryEvent(record.submitted_at, "Submitted to Nanonets", record.source.key)]
+    events = [HistoryEvent(utc_iso(record.submitted_at), "Submitted to Nanonets", record.source.key)]
     for at, raw_key in raw_times:
         name = raw_key.rsplit("/", 1)[-1]
         events.append(
             HistoryEvent(at, "Result from Nanonets", f"webhook, fetch or replay · raw body {name[:12]}…")
         )
     if record.status in ("failed", "superseded") and record.reason:
-        events.append(HistoryEvent(record.updated_at, f"Marked {record.status}", record.reason))
+        events.append(HistoryEvent(utc_iso(record.updated_at), f"Marked {record.status}", record.reason))
     events += [_audit_event(item) for item in audit]
     return sorted(events, key=lambda event: event.at)
 

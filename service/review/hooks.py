@@ -1,99 +1,113 @@
-"""What the completion and quarantine use cases call, so console edits survive and the queue stays current.
+"""The review console as completion, quarantine and reconcile see it: one object implementing the ports
+`ReviewDecisions`, `AttentionQueue` and `ReviewPushes` (service/ports.py), built by `bootstrap.build`.
 
-    hooks = ReviewHooks.from_settings(settings, rules)
-    document = hooks.apply(request_file_id, document)   # before the digest and the conditional write
-    hooks.after_output(record, document, now=now)        # after the output is written
-    hooks.after_quarantine(quarantine_record, ledger_record, now=now)
+    document = hooks.apply(request_file_id, document)   # CompleteFile: before the digest, again after ETag
+    hooks.document_written(record, document)            # CompleteFile: after the output is written
+    hooks.quarantined(quarantine_record)                # Quarantiner.put
+    hooks.retry_pending(limit)                          # Recovery.reconcile
 
 `apply` runs whether or not the console is enabled (one GET, a 404 for documents nobody reviewed): turning the
-console off must not let a late webhook undo the edits it made. The queue is kept only when it is enabled.
+console off must not let a late webhook undo the edits it made. The queue is kept only while it is enabled,
+and pushes are retried only with REVIEW_PUSH_TO_NANONETS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
 
-from service.adapters.storage import build_s3_client
+from service.adapters.s3.bucket import StateBucket
 from service.core.rules import Rules
 from service.models.document import NormalizedDocument
 from service.models.ledger import LedgerRecord, QuarantineRecord
+from service.ports import Clock, ObjectStore, Ocr, PushRetries, StateStores
+from service.review.actions import ReviewActions
 from service.review.attention import SAFE_ID, AttentionIndex, attention_reasons
 from service.review.overrides import apply_overrides
-from service.review.store import ObjectStore, ReviewRecords
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-    from service.settings import Settings
+from service.review.store import ReviewRecords
+from service.settings import Settings
 
 
 @dataclass
 class ReviewHooks:
-    records: ReviewRecords
-    attention: AttentionIndex | None  # None: the console is off, no queue is kept
-    rules: Rules | None
-    min_confidence: float
+    actions: ReviewActions  # records, queue index, ledger and outputs; shared with the console's pages
+    keeps_queue: bool  # REVIEW_ENABLED
 
     @classmethod
-    def from_settings(
+    def build(
         cls,
         settings: Settings,
+        objects: ObjectStore,
+        stores: StateStores,
+        ocr: Ocr,
         rules: Rules | None,
-        s3: S3Client | None = None,
+        clock: Clock,
     ) -> ReviewHooks:
-        state = ObjectStore(s3 or build_s3_client(settings), settings.state_bucket_name)
-        attention = AttentionIndex(state, settings.state_prefix) if settings.review_enabled else None
-        return cls(
-            records=ReviewRecords(state, settings.state_prefix),
-            attention=attention,
+        state = StateBucket(objects, settings.state_bucket_name, settings.state_prefix)
+        actions = ReviewActions(
+            ledger=stores.ledger,
+            outputs=stores.outputs,
+            records=ReviewRecords(state),
+            attention=AttentionIndex(state, clock),
+            ocr=ocr,
             rules=rules,
+            clock=clock,
+            push_to_nanonets=settings.review_push_to_nanonets,
             min_confidence=settings.auto_approve_min_confidence,
         )
+        return cls(actions=actions, keeps_queue=settings.review_enabled)
 
-    @property
-    def keeps_queue(self) -> bool:
-        return self.attention is not None
+    # ---- ReviewDecisions ----
 
     def apply(self, request_file_id: str, document: NormalizedDocument) -> NormalizedDocument:
         """The document with the console's edits and decision on top (unchanged when there are none)."""
         if not SAFE_ID.fullmatch(request_file_id):
-            return document
-        overrides, _ = self.records.read_overrides(request_file_id)
-        return apply_overrides(document, overrides, self.rules)
+            return document  # never a document of the console: its URLs refuse such ids
+        overrides, _ = self.actions.records.read_overrides(request_file_id)
+        return apply_overrides(document, overrides, self.actions.rules)
 
-    def after_output(self, record: LedgerRecord, document: NormalizedDocument, *, now: datetime) -> None:
+    # ---- AttentionQueue ----
+
+    def document_written(self, record: LedgerRecord, document: NormalizedDocument) -> None:
         """Put the document in the queue, or take it out, by what its new output says."""
-        if self.attention is None:
+        if not self.keeps_queue:
             return
+        actions = self.actions
         # Only a rejection can be the console's own (settled) or Nanonets' (needs a person): look then.
         overrides = (
-            self.records.read_overrides(record.request_file_id)[0] if document.review == "rejected" else None
+            actions.records.read_overrides(record.request_file_id)[0]
+            if document.review == "rejected"
+            else None
         )
         reasons = attention_reasons(
-            document, rules=self.rules, min_confidence=self.min_confidence, overrides=overrides
+            document, rules=actions.rules, min_confidence=actions.min_confidence, overrides=overrides
         )
-        self.attention.mark(
+        actions.attention.mark(
             record.request_file_id,
             reasons,
             codes=[issue.code for issue in document.validation.issues],
             source=record.source,
             output_key=record.output_key,
-            now=now,
         )
 
-    def after_quarantine(
-        self, quarantined: QuarantineRecord, record: LedgerRecord | None, *, now: datetime
-    ) -> None:
+    def quarantined(self, quarantined: QuarantineRecord) -> None:
         """A submission of ours that failed (pending too long, unknown to Nanonets) needs a person."""
-        if self.attention is None or record is None:
+        file_id = quarantined.request_file_id
+        if not self.keeps_queue or file_id is None or not SAFE_ID.fullmatch(file_id):
             return
-        self.attention.mark(
-            record.request_file_id,
+        record = self.actions.ledger.get(file_id)
+        if record is None:
+            return  # not ours (an unknown request_file_id): nothing a reviewer could open
+        self.actions.attention.mark(
+            file_id,
             attention_reasons(None, quarantine=quarantined),
             source=record.source,
             output_key=record.output_key,
             detail=quarantined.reason,
-            now=now,
         )
+
+    # ---- ReviewPushes ----
+
+    def retry_pending(self, limit: int) -> PushRetries:
+        if not self.actions.push_to_nanonets:
+            return PushRetries()
+        return self.actions.retry_pending_pushes(limit)

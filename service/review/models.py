@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.models.document import IssueCode, Normalized, SourceRef
+from service.models.document import IssueCode, Normalized
+from service.models.source import SourceRef
 
 AttentionReason = Literal[
     "validation_failed", "low_confidence", "pending_too_long", "quarantined", "rejected"

@@ -1,19 +1,19 @@
 """Page images of a reviewed document, proxied through the app and cached in S3.
 
 The browser never gets a bucket URL: it asks `/review/documents/<id>/pages/<n>` and the app finds the source
-in the ledger record (bucket, key, version or ETag), never in the request, so no request can name another
-object. A rendered page is kept under `review/pages/<id>/<n>` with its size in the object metadata, so the
-next view (any worker, any instance) needs one HEAD for the size and one GET for the image.
+in the ledger record (bucket, key, ETag), never in the request, so no request can name another object. A
+rendered page is kept under `review/pages/<id>/<n>` with its size in the object's metadata, so the next view
+(any worker, any instance) costs one GET.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from service.adapters.s3.bucket import StateBucket
 from service.models.ledger import LedgerRecord
+from service.ports import ObjectStore, StoredObject
 from service.review.render import PageImage, RenderError, render_page
-from service.review.store import ObjectStore, StoredObject
 
 
 @dataclass(frozen=True)
@@ -25,24 +25,14 @@ class PageInfo:
 
 
 class PageImages:
-    def __init__(
-        self,
-        state: ObjectStore,
-        state_prefix: str,
-        sources: Callable[[str], ObjectStore],
-        max_document_bytes: int,
-    ) -> None:
+    def __init__(self, state: StateBucket, sources: ObjectStore, max_document_bytes: int) -> None:
         self.state = state
-        self.prefix = f"{state_prefix}review/pages/"
         self._sources = sources
         self._max_bytes = max_document_bytes
 
     def info(self, record: LedgerRecord, page: int) -> PageInfo:
-        """Size and page count, from the cache (one HEAD) or by rendering the page once."""
-        cached = self.state.head(self._key(record, page))
-        if cached is not None and (info := _info(cached)) is not None:
-            return info
-        return self._render(record, page)[1]
+        """Size and page count, from the cache or by rendering the page once."""
+        return self.image(record, page)[1]
 
     def image(self, record: LedgerRecord, page: int) -> tuple[bytes, PageInfo]:
         cached = self.state.get(self._key(record, page))
@@ -62,25 +52,22 @@ class PageImages:
         return rendered.body, info
 
     def _source_bytes(self, record: LedgerRecord) -> bytes:
-        """The exact content Nanonets read: that version, or that ETag; refused when it is gone or too big."""
+        """The exact content Nanonets read (the ETag in the record); refused when it is gone, too big, or
+        replaced by other content since."""
         source = record.source
-        store = self._sources(source.bucket)
-        head = store.head(source.key, version_id=source.version_id)
+        head = self._sources.head(source.bucket, source.key, source.version_id)
         if head is None:
             raise RenderError("the source document is no longer in its bucket")
         if head.size > self._max_bytes:
             raise RenderError("the source document is larger than MAX_DOCUMENT_BYTES")
-        found = store.get(
-            source.key,
-            version_id=source.version_id,
-            if_match=None if source.version_id or not source.etag else f'"{source.etag}"',
-        )
-        if found is None:
+        found = self._sources.get(source.bucket, source.key)
+        read = source.etag or head.ref.etag
+        if found is None or (read and found.etag.strip('"') != read.strip('"')):
             raise RenderError("the source document was replaced by newer content since it was read")
         return found.body
 
     def _key(self, record: LedgerRecord, page: int) -> str:
-        return f"{self.prefix}{record.request_file_id}/{page}"
+        return self.state.key("review", "pages", record.request_file_id, str(page))
 
 
 def _metadata(rendered: PageImage) -> dict[str, str]:

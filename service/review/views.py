@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -32,8 +32,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from service.errors import StorageUnavailable
 from service.models.document import NormalizedDocument
-from service.models.ledger import LedgerRecord
-from service.pipeline import Services
+from service.models.ledger import LedgerRecord, utc_iso
 from service.review.actions import ActionRefused, ActionResult, NotReviewable, ReviewActions
 from service.review.attention import MARKER_NAME, ROUTE_NAME, SAFE_ID, QueueFilter
 from service.review.auth import (
@@ -61,6 +60,9 @@ from service.review.display import (
 from service.review.models import ATTENTION_REASONS
 from service.review.render import PageOutOfRange, RenderError
 
+if TYPE_CHECKING:
+    from service.bootstrap import Service
+
 log = logging.getLogger(__name__)
 
 CONSOLE = "nanonets_ingest.review"
@@ -80,10 +82,10 @@ review = Blueprint(
 )
 
 
-def register_review(app: Flask, services: Services) -> None:
+def register_review(app: Flask, service: Service) -> None:
     """Serve the console on this app (REVIEW_ENABLED). Refuses to start without its settings."""
-    users_file, session_secret = services.settings.require_review_console()
-    console = ReviewConsole.from_services(services)
+    users_file, session_secret = service.settings.require_review_console()
+    console = ReviewConsole.from_service(service)
     if console.reviewers.count() == 0:
         log.warning(
             "the review console has no reviewers yet: nanonets-ingest review add-user NAME",
@@ -235,7 +237,7 @@ def queue() -> BaseResponse:
     if after is not None and not _valid_cursor(after):
         abort(400, "bad page cursor")
     page = console.attention.page(query, after=after, limit=PAGE_SIZE)
-    now = datetime.now(UTC)
+    now = console.service.clock()
     rows = [
         {"entry": entry, "age": entry_age(entry, now), "since": since_display(entry)}
         for entry in page.entries
@@ -297,12 +299,12 @@ def _valid_cursor(cursor: str) -> bool:
 
 def _record_and_output(request_file_id: str) -> tuple[LedgerRecord, NormalizedDocument | None]:
     """The ledger record named by the URL (only ever looked up, never used as a key) and its output."""
-    storage = _console().services.storage
-    record = storage.get_record(request_file_id) if SAFE_ID.fullmatch(request_file_id) else None
+    stores = _console().service.stores
+    record = stores.ledger.get(request_file_id) if SAFE_ID.fullmatch(request_file_id) else None
     if record is None:
         abort(404, "no such document")
-    found = storage.read_output(record.output_key)
-    return record, NormalizedDocument.model_validate_json(found[0]) if found else None
+    found = stores.outputs.read(record.output_key)
+    return record, NormalizedDocument.model_validate_json(found.body) if found else None
 
 
 @review.get("/documents/<request_file_id>")
@@ -315,7 +317,7 @@ def document(request_file_id: str) -> BaseResponse:
     if not 0 <= page < page_count:
         abort(404, "no such page")
     overrides, _ = console.records.read_overrides(file_id)
-    rules, bar = console.services.rules, console.services.settings.auto_approve_min_confidence
+    rules, bar = console.service.rules, console.service.settings.auto_approve_min_confidence
     rows = field_rows(doc, rules, bar) if doc else []
     size, render_error = _page_size(console, record, doc, page)
     raw_times = [(_raw_time(console, key), key) for key in record.raw_keys]
@@ -333,7 +335,7 @@ def document(request_file_id: str) -> BaseResponse:
         entry=console.attention.entry(file_id),
         events=history(record, raw_times, console.records.audit_trail(file_id)),
         reason_labels=REASON_LABELS,
-        push_enabled=console.services.settings.review_push_to_nanonets,
+        push_enabled=console.service.settings.review_push_to_nanonets,
     )
 
 
@@ -349,10 +351,11 @@ def _page_size(
 
 
 def _raw_time(console: ReviewConsole, raw_key: str) -> str:
-    found = console.records.state.head(raw_key)
+    state = console.records.state
+    found = state.objects.head(state.bucket, raw_key)
     if found is None or found.last_modified is None:
         return ""
-    return found.last_modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(found.last_modified)
 
 
 @review.get("/documents/<request_file_id>/pages/<int:page>")

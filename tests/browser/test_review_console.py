@@ -17,19 +17,13 @@ from typing import Any
 import pytest
 import requests
 
-from service.emulator.control import EmulatorControl
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_event
+from devtools.stack import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
 from service.review.users import add_user
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES
-from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
-from tests.support import (
-    EMULATOR_PAGE_PIXELS,
-    bad_plate_receipt,
-    list_keys,
-    printed_receipt,
-    s3_event,
-    wait_for,
-)
+from tests.support import EMULATOR_PAGE_PIXELS, bad_plate_receipt, list_keys, printed_receipt, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

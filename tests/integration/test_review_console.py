@@ -12,16 +12,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.emulator.control import EmulatorControl
-from service.operations import reconcile, replay
-from service.pipeline import ObjectRef, Pipeline
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import EMULATOR_KEY, TEST_SECRET
+from service.bootstrap import Service
+from service.models.source import SourceRef
 from service.review.users import add_user
 from service.settings import Settings, SettingsError
-from service.web import PIPELINE, create_app
+from service.web import create_app
+from service.web.context import SERVICE
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES
-from tests.servers import EMULATOR_KEY, TEST_SECRET
-from tests.support import bad_plate_receipt, list_keys
+from tests.support import EMULATOR_PAGE_PIXELS, bad_plate_receipt, list_keys
 
 PASSWORD = "a long reviewer password"
 SESSION_SECRET = "session-secret-for-tests-0123456789abcdef"
@@ -67,18 +68,18 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def pipeline_of(app: Flask) -> Pipeline:
-    pipeline: Pipeline = app.extensions[PIPELINE]
-    return pipeline
+def service_of(app: Flask) -> Service:
+    service: Service = app.extensions[SERVICE]
+    return service
 
 
 def process(app: Flask, s3: Any, key: str = KEY, body: bytes | None = None) -> str:
     """Drop a document and complete it as reconcile would; its request_file_id."""
-    s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body or bad_plate_receipt()[0])
-    pipeline = pipeline_of(app)
-    outcome = pipeline.submit_object(ObjectRef(INPUT_BUCKET, key))
+    s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body or bad_plate_receipt(EMULATOR_PAGE_PIXELS)[0])
+    service = service_of(app)
+    outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=key))
     assert outcome.status == "submitted", outcome
-    reconcile(pipeline, older_than_seconds=0, limit=100)
+    service.recovery.reconcile(older_than_seconds=0, limit=100)
     return str(outcome.request_file_id)
 
 
@@ -120,8 +121,8 @@ def test_failed_document_is_queued_and_shown_with_its_boxes(client: FlaskClient,
     assert "bad-plate.pdf" in queue and "Validation failed" in queue and "pattern_mismatch" in queue
 
     page = client.get(f"/review/documents/{file_id}").get_data(as_text=True)
-    assert 'viewBox="0 0 595.0 842.0"' in page  # the PDF page in points: the boxes' units
-    plate = next(box for box in bad_plate_receipt()[1][0] if box["label"] == "matricula")
+    assert 'viewBox="0 0 1240.0 1754.0"' in page  # the page size Nanonets reported: the boxes' units
+    plate = next(box for box in bad_plate_receipt(EMULATOR_PAGE_PIXELS)[1][0] if box["label"] == "matricula")
     at = f'x="{plate["xmin"]}.0" y="{plate["ymin"]}.0"'
     drawn = rf'data-field="matricula">\s*<title>matricula</title>\s*<rect {at}'
     assert re.search(drawn, page)
@@ -154,7 +155,7 @@ def test_fixing_the_plate_writes_a_corrected_output_with_its_audit(
     [record] = audit(s3, file_id)
     assert (record["action"], record["by"], record["field"]) == ("edit", "ana", "matricula")
     assert (record["before"], record["after"]) == ("4821 KLM", "4821-KLM")
-    ledger = pipeline_of(app).storage.get_record(file_id)
+    ledger = service_of(app).stores.ledger.get(file_id)
     assert ledger is not None and ledger.validation_status == "passed"
     assert f"/review/documents/{file_id}" not in client.get("/review/queue").get_data(as_text=True)
 
@@ -170,7 +171,7 @@ def test_approve_writes_once_and_a_repeat_changes_nothing(client: FlaskClient, a
 
     assert s3.head_object(Bucket=OUTPUT_BUCKET, Key=OUTPUT)["ETag"] == etag
     assert [r["action"] for r in audit(s3, file_id)] == ["approve", "approve"]
-    ledger = pipeline_of(app).storage.get_record(file_id)
+    ledger = service_of(app).stores.ledger.get(file_id)
     assert ledger is not None and ledger.review == "approved"
 
 
@@ -201,15 +202,14 @@ def test_late_webhooks_never_undo_a_console_edit(
     act(client, file_id, "edit", field="matricula", value="4821-KLM")
     edited = output(s3)
 
-    replay(pipeline_of(app), request_file_id=file_id)  # the same result again: nothing to write
+    service = service_of(app)
+    replayed = service.recovery.replay(request_file_id=file_id)  # the same result again: nothing to write
+    assert {result.outcome for result in replayed} == {"unchanged"}
     assert output(s3) == edited
 
     EmulatorControl(emulator_url).reject(file_id)  # a person rejects it in Nanonets afterwards
-    pipeline = pipeline_of(app)
-    from service.core.payloads import parse_retrieval
-
-    prediction = parse_retrieval(pipeline.nanonets.fetch_file(file_id), file_id)
-    pipeline.complete_file(prediction, "raw-key", fetched=True)
+    prediction, raw_key = service.complete.fetch(file_id)
+    service.complete.complete(prediction, raw_key, fetched=True)
 
     after = output(s3)
     assert after["review"] == "rejected"
@@ -245,16 +245,16 @@ def test_push_failure_is_shown_kept_and_retried(
     assert [r["action"] for r in audit(s3, file_id)] == ["edit", "push_failed"]
 
     emulator.faults(rate_5xx=0.0)
-    from service.review.console import retry_pending_pushes
+    recovery = service_of(app).recovery
 
-    summary = retry_pending_pushes(pipeline_of(app).services)
+    summary = recovery.reconcile(older_than_seconds=0, limit=100)  # the scheduled reconcile sends it
 
-    assert (summary.checked, summary.pushed, summary.failed) == (1, 1, 0)
+    assert (summary.review_pushes_sent, summary.review_pushes_failed) == (1, 0)
     assert [r["action"] for r in audit(s3, file_id)] == ["edit", "push_failed", "push"]
     updates = [c for c in emulator.calls() if "/UpdateFile/" in c["path"] and c["status"] == 200]
     assert len(updates) == 1
     assert "Waiting to reach Nanonets" not in client.get(answer.location).get_data(as_text=True)
-    assert retry_pending_pushes(pipeline_of(app).services).checked == 0
+    assert recovery.reconcile(older_than_seconds=0, limit=100).review_pushes_sent == 0
 
 
 # ---- who may enter ----

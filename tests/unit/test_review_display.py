@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from service.core.rules import Rules
-from service.models.document import DocumentField, FieldCandidate, NanonetsRef, NormalizedDocument, SourceRef
+from service.models.document import DocumentField, FieldCandidate, NanonetsRef, NormalizedDocument
 from service.models.ledger import LedgerRecord
+from service.models.source import SourceRef
 from service.review.display import field_rows, history, page_boxes, reported_page_size, when
 from service.review.models import AuditRecord
 

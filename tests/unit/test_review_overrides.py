@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from service.core.rules import Rules
-from service.models.document import (
-    DocumentField,
-    NanonetsRef,
-    NormalizedDocument,
-    SourceRef,
-    Validation,
-)
+from service.models.document import DocumentField, NanonetsRef, NormalizedDocument, Validation
 from service.models.ledger import QuarantineRecord
+from service.models.source import SourceRef
 from service.review.attention import attention_reasons, facets_of, folder_prefixes, prefix_facet
 from service.review.models import AttentionEntry, DecisionOverride, FieldOverride, Overrides
 from service.review.overrides import apply_overrides, editable_labels, with_field_edit, with_pending_push
@@ -191,7 +187,9 @@ def test_approved_documents_and_console_decisions_are_settled() -> None:
 
 def test_quarantined_submission_without_output_needs_a_person() -> None:
     def quarantined(code: str) -> QuarantineRecord:
-        return QuarantineRecord(id="q", kind="submission", code=code, reason="r", received_at="t")
+        return QuarantineRecord(
+            id="q", kind="submission", code=code, reason="r", received_at=datetime(2026, 1, 1, tzinfo=UTC)
+        )
 
     assert attention_reasons(None, quarantine=quarantined("pending_too_long")) == ["pending_too_long"]
     assert attention_reasons(None, quarantine=quarantined("nanonets_not_found")) == ["quarantined"]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import EXIT_USAGE, main
+from service.cli import main
+from service.cli.exit_codes import EXIT_USAGE
 from service.review.users import Reviewers, UsersFileError, add_user, read_users
 
 PASSWORD = "correct horse battery"

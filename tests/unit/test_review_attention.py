@@ -1,4 +1,5 @@
-"""service.review.attention.AttentionIndex over moto: the queue pages through markers, never outputs."""
+"""service.review.attention.AttentionIndex on the in-memory S3 (tests/contract keeps it honest): the queue
+pages through markers, never outputs."""
 
 from __future__ import annotations
 
@@ -7,18 +8,27 @@ from typing import Any
 
 import pytest
 
-from service.models.document import SourceRef
+from service.adapters.s3.bucket import StateBucket
+from service.models.source import SourceRef
 from service.review.attention import AttentionIndex, QueueFilter
-from service.review.store import ObjectStore
-from tests.conftest import OUTPUT_BUCKET
-from tests.support import list_keys
+from tests.fakes import InMemoryObjectStore
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+BUCKET = "ingest-out"
 
 
 @pytest.fixture()
-def index(s3: Any) -> AttentionIndex:
-    return AttentionIndex(ObjectStore(s3, OUTPUT_BUCKET), "_state/", clock=lambda: START + timedelta(days=30))
+def objects() -> InMemoryObjectStore:
+    return InMemoryObjectStore(clock=lambda: START + timedelta(days=30))
+
+
+@pytest.fixture()
+def index(objects: InMemoryObjectStore) -> AttentionIndex:
+    return AttentionIndex(StateBucket(objects, BUCKET, "_state/"), lambda: START + timedelta(days=30))
+
+
+def list_keys(objects: InMemoryObjectStore, prefix: str) -> list[str]:
+    return objects.keys(BUCKET, prefix)
 
 
 def mark(index: AttentionIndex, n: int, reasons: list[Any], **kw: Any) -> None:
@@ -75,10 +85,12 @@ def test_filters_by_reason_code_folder_and_date(index: AttentionIndex) -> None:
     }
 
 
-def test_marking_again_writes_nothing_and_keeps_the_time_it_entered(index: AttentionIndex, s3: Any) -> None:
+def test_marking_again_writes_nothing_and_keeps_the_time_it_entered(
+    index: AttentionIndex, objects: InMemoryObjectStore
+) -> None:
     mark(index, 1, ["validation_failed"], codes=["pattern_mismatch"])
-    keys = list_keys(s3, OUTPUT_BUCKET, "_state/index/")
-    etags = {k: s3.head_object(Bucket=OUTPUT_BUCKET, Key=k)["ETag"] for k in keys}
+    keys = list_keys(objects, "_state/index/")
+    writes = len(objects.puts)
     index.mark(
         "file-001",
         ["validation_failed"],
@@ -87,36 +99,40 @@ def test_marking_again_writes_nothing_and_keeps_the_time_it_entered(index: Atten
         output_key="normalized/fleet/doc-1.pdf.json",
         now=START + timedelta(days=3),  # processed again later: still the same entry, same place
     )
-    assert {k: s3.head_object(Bucket=OUTPUT_BUCKET, Key=k)["ETag"] for k in keys} == etags
-    assert list_keys(s3, OUTPUT_BUCKET, "_state/index/") == keys
+    assert len(objects.puts) == writes
+    assert list_keys(objects, "_state/index/") == keys
 
 
-def test_changed_reasons_move_the_markers_and_clear_removes_all(index: AttentionIndex, s3: Any) -> None:
+def test_changed_reasons_move_the_markers_and_clear_removes_all(
+    index: AttentionIndex, objects: InMemoryObjectStore
+) -> None:
     mark(index, 1, ["validation_failed"], codes=["pattern_mismatch"])
     mark(index, 1, ["low_confidence"])
     assert index.page(QueueFilter(reason="validation_failed")).entries == []
     assert ids(index.page(QueueFilter(reason="low_confidence")).entries) == ["file-001"]
-    assert not any("pattern_mismatch" in k for k in list_keys(s3, OUTPUT_BUCKET, "_state/index/attention/"))
+    assert not any("pattern_mismatch" in k for k in list_keys(objects, "_state/index/attention/"))
     index.clear("file-001")
-    assert list_keys(s3, OUTPUT_BUCKET, "_state/index/attention") == []
+    assert list_keys(objects, "_state/index/attention") == []
     index.clear("file-001")  # again: nothing there, nothing done
 
 
-def test_marker_left_by_a_crash_is_skipped_and_removed_once_old(index: AttentionIndex, s3: Any) -> None:
+def test_marker_left_by_a_crash_is_skipped_and_removed_once_old(
+    index: AttentionIndex, objects: InMemoryObjectStore
+) -> None:
     mark(index, 1, ["validation_failed"])
     debris = "_state/index/attention/all/20260301T070000Z--file-999"
-    s3.put_object(Bucket=OUTPUT_BUCKET, Key=debris, Body=b"")
+    objects.put(BUCKET, debris, b"")
     assert ids(index.page(QueueFilter()).entries) == ["file-001"]
     # Just written: it could be a mark() under way, whose entry comes next. Left alone.
-    assert debris in list_keys(s3, OUTPUT_BUCKET, "_state/index/attention/all/")
+    assert debris in list_keys(objects, "_state/index/attention/all/")
     later = AttentionIndex(
-        ObjectStore(s3, OUTPUT_BUCKET), "_state/", clock=lambda: datetime.now(UTC) + timedelta(minutes=5)
+        StateBucket(objects, BUCKET, "_state/"), lambda: START + timedelta(days=30, minutes=5)
     )
     assert ids(later.page(QueueFilter()).entries) == ["file-001"]
-    assert debris not in list_keys(s3, OUTPUT_BUCKET, "_state/index/attention/all/")
+    assert debris not in list_keys(objects, "_state/index/attention/all/")
 
 
-def test_no_reasons_means_not_in_the_queue(index: AttentionIndex, s3: Any) -> None:
+def test_no_reasons_means_not_in_the_queue(index: AttentionIndex) -> None:
     mark(index, 1, ["validation_failed"])
     mark(index, 1, [])
     assert index.entry("file-001") is None

@@ -1,4 +1,5 @@
-"""`nanonets-ingest review add-user NAME`: add a reviewer (or change their password) in REVIEW_USERS_FILE."""
+"""Review console subcommands: `review add-user NAME` adds a reviewer (or changes their password) in
+REVIEW_USERS_FILE."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
 
 from service.errors import UsageError
 from service.review.users import UsersFileError, add_user
 from service.settings import load_review_users_settings
 
+Commands = argparse._SubParsersAction  # a private name, but the only type add_subparsers() has
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
+
+def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     review = commands.add_parser("review", help="the review console's reviewers")
     actions = review.add_subparsers(dest="review_action", required=True, metavar="ACTION")
     add = actions.add_parser("add-user", help="add a reviewer or change their password")
