@@ -44,8 +44,9 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m scripts.audit
 
+# `make demo REVIEW=1`: the review console too, with a demo login; keeps serving until Ctrl-C.
 demo: install
-	$(BIN)/python -m scripts.demo
+	$(BIN)/python -m scripts.demo $(if $(filter 1 true yes,$(REVIEW)),--review)
 
 bench: install
 	$(BIN)/python -m bench.run
