@@ -397,6 +397,8 @@ class Pipeline:
                 }
             )
             self.storage.put_record(updated, previous_status=record.status)
+            if self.services.review is not None:
+                self.services.review.after_superseded(record)
         return FileOutcome(request_file_id=record.request_file_id, outcome="superseded", reason=reason)
 
     def _write_output(self, record: LedgerRecord, prediction: FilePrediction, raw_key: str) -> FileOutcome:

@@ -4,6 +4,7 @@
     document = hooks.apply(request_file_id, document)   # before the digest and the conditional write
     hooks.after_output(record, document, now=now)        # after the output is written
     hooks.after_quarantine(quarantine_record, ledger_record, now=now)
+    hooks.after_superseded(ledger_record)                # when newer content of the source wins
 
 `apply` runs whether or not the console is enabled (one GET, a 404 for documents nobody reviewed): turning the
 console off must not let a late webhook undo the edits it made. The queue is kept only when it is enabled.
@@ -67,6 +68,7 @@ class ReviewHooks:
         """Put the document in the queue, or take it out, by what its new output says."""
         if self.attention is None:
             return
+        self.attention.take_output(record.request_file_id, record.output_key)
         # Only a rejection can be the console's own (settled) or Nanonets' (needs a person): look then.
         overrides = (
             self.records.read_overrides(record.request_file_id)[0] if document.review == "rejected" else None
@@ -82,6 +84,11 @@ class ReviewHooks:
             output_key=record.output_key,
             now=now,
         )
+
+    def after_superseded(self, record: LedgerRecord) -> None:
+        """Newer content of the source has its own submission: this one needs nobody any more."""
+        if self.attention is not None:
+            self.attention.clear(record.request_file_id)
 
     def after_quarantine(
         self, quarantined: QuarantineRecord, record: LedgerRecord | None, *, now: datetime
