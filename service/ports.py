@@ -234,6 +234,10 @@ class AttentionQueue(Protocol):
         """In the queue or out of it, by what the document just written says."""
         ...
 
+    def superseded(self, record: LedgerRecord) -> None:
+        """Newer content of the source has its own submission: this one needs nobody any more."""
+        ...
+
     def quarantined(self, quarantined: QuarantineRecord) -> None:
         """A submission of ours that could not become an output (pending too long, unknown to Nanonets)."""
         ...

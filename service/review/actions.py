@@ -59,6 +59,14 @@ class ActionResult(BaseModel):
     push_error: str | None = None
 
 
+def _own_output(record: LedgerRecord, body: bytes) -> NormalizedDocument:
+    """The output, if it is still this submission's: a newer version of the source writes the same key."""
+    document = NormalizedDocument.model_validate_json(body)
+    if document.nanonets.request_file_id != record.request_file_id:
+        raise NotReviewable("newer content of the same source replaced this document: review that one")
+    return document
+
+
 @dataclass
 class ReviewActions:
     ledger: Ledger  # the service's own ledger and outputs: the console writes the same records
@@ -118,7 +126,7 @@ class ReviewActions:
         found = self.outputs.read(record.output_key)
         if found is None:
             raise NotReviewable("this document has no output yet: there is nothing to review")
-        return record, NormalizedDocument.model_validate_json(found.body)
+        return record, _own_output(record, found.body)
 
     def _change_overrides(self, request_file_id: str, change: Callable[[Overrides], Overrides]) -> Overrides:
         for _ in range(WRITE_ATTEMPTS):
@@ -177,7 +185,7 @@ class ReviewActions:
             found = self.outputs.read(record.output_key)
             if found is None:
                 raise NotReviewable("the output disappeared")
-            current = NormalizedDocument.model_validate_json(found.body)
+            current = _own_output(record, found.body)
             overrides, _ = self.records.read_overrides(record.request_file_id)  # after the ETag: see above
             updated = apply_overrides(current, overrides, self.rules)
             if document_digest(updated) == document_digest(current):

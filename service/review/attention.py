@@ -168,6 +168,7 @@ class AttentionIndex:
         self.state = state
         self.root = state.folder("index", "attention")
         self.items = state.folder("index", "attention-items")
+        self.owners = state.folder("index", "attention-outputs")
         self._clock = clock
         self._counts: _Counts | None = None
 
@@ -242,6 +243,19 @@ class AttentionIndex:
         self.state.delete(self._item_key(request_file_id))
         self._delete_markers(found[0])
         self._counts = None
+
+    def take_output(self, request_file_id: str, output_key: str) -> None:
+        """This submission's document is now the output at `output_key`: an older submission of the same
+        source (overwritten with new content) that is still queued needs nobody any more. One GET when
+        nothing changed."""
+        key = f"{self.owners}{hashlib.sha256(output_key.encode('utf-8')).hexdigest()[:32]}"
+        found = self.state.get(key)
+        owner = found.body.decode("utf-8", "replace") if found else None
+        if owner == request_file_id:
+            return
+        if owner:
+            self.clear(owner)
+        self.state.put(key, request_file_id.encode("utf-8"), content_type="text/plain")
 
     # ---- reading ----
 

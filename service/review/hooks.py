@@ -3,6 +3,7 @@
 
     document = hooks.apply(request_file_id, document)   # CompleteFile: before the digest, again after ETag
     hooks.document_written(record, document)            # CompleteFile: after the output is written
+    hooks.superseded(record)                            # CompleteFile: newer content of the source won
     hooks.quarantined(quarantine_record)                # Quarantiner.put
     hooks.retry_pending(limit)                          # Recovery.reconcile
 
@@ -72,6 +73,7 @@ class ReviewHooks:
         if not self.keeps_queue:
             return
         actions = self.actions
+        actions.attention.take_output(record.request_file_id, record.output_key)
         # Only a rejection can be the console's own (settled) or Nanonets' (needs a person): look then.
         overrides = (
             actions.records.read_overrides(record.request_file_id)[0]
@@ -88,6 +90,11 @@ class ReviewHooks:
             source=record.source,
             output_key=record.output_key,
         )
+
+    def superseded(self, record: LedgerRecord) -> None:
+        """Newer content of the source has its own submission: this one needs nobody any more."""
+        if self.keeps_queue:
+            self.actions.attention.clear(record.request_file_id)
 
     def quarantined(self, quarantined: QuarantineRecord) -> None:
         """A submission of ours that failed (pending too long, unknown to Nanonets) needs a person."""

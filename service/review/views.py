@@ -304,7 +304,10 @@ def _record_and_output(request_file_id: str) -> tuple[LedgerRecord, NormalizedDo
     if record is None:
         abort(404, "no such document")
     found = stores.outputs.read(record.output_key)
-    return record, NormalizedDocument.model_validate_json(found.body) if found else None
+    document = NormalizedDocument.model_validate_json(found.body) if found else None
+    if document is not None and document.nanonets.request_file_id != record.request_file_id:
+        document = None  # newer content of the same source wrote this key: not this submission's output
+    return record, document
 
 
 @review.get("/documents/<request_file_id>")

@@ -190,6 +190,7 @@ class CompleteFile:
                 }
             )
             self._stores.ledger.put(updated, previous_status=record.status)
+            self._attention.superseded(updated)
         return FileOutcome(request_file_id=record.request_file_id, outcome="superseded", reason=reason)
 
     def _write_output(self, record: LedgerRecord, prediction: FilePrediction, raw_key: str) -> FileOutcome:

@@ -257,6 +257,29 @@ def test_push_failure_is_shown_kept_and_retried(
     assert recovery.reconcile(older_than_seconds=0, limit=100).review_pushes_sent == 0
 
 
+def test_newer_content_of_the_source_replaces_the_older_one_in_the_queue(
+    client: FlaskClient, app: Flask, s3: Any
+) -> None:
+    older = process(app, s3)
+    newer_body = bad_plate_receipt()[0].replace(b"%%EOF", b"% rescanned\n%%EOF")
+    newer = process(app, s3, body=newer_body)
+    assert newer != older
+    log_in(client)
+    queue = client.get("/review/queue").get_data(as_text=True)
+    assert f"/review/documents/{newer}" in queue
+    assert f"/review/documents/{older}" not in queue
+    page = client.get(f"/review/documents/{older}").get_data(as_text=True)
+    assert "newer content of the same source replaced it" in page
+    assert act(client, newer, "approve").status_code == 303  # the newer one can be acted on ...
+    assert output(s3)["review"] == "approved"
+    token = csrf_of(client, f"/review/documents/{older}")
+    answer = client.post(f"/review/documents/{older}/reject", data={"csrf_token": token, "reason": "x"})
+    assert "newer content of the same source replaced this document" in client.get(answer.location).get_data(
+        as_text=True
+    )  # ... the older one cannot touch the newer output
+    assert output(s3)["review"] == "approved"
+
+
 # ---- who may enter ----
 
 

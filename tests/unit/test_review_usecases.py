@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from devtools.stack import REPO
 from service.errors import NanonetsUnavailable
-from service.review.actions import ReviewActions
+from service.review.actions import NotReviewable, ReviewActions
 from service.review.attention import QueueFilter
 from tests.fakes import InMemoryObjectStore
 from tests.unit.usecase_kit import OUTPUT, Kit, box, make_kit
@@ -156,3 +158,32 @@ def test_pushes_are_not_retried_without_review_push_to_nanonets() -> None:
     assert summary.review_pushes_sent == summary.review_pushes_failed == 0
     assert kit.ocr.updated == []
     assert kit.objects.keys(OUTPUT, "_state/index/review-push/") == [f"_state/index/review-push/{file_id}"]
+
+
+def test_newer_content_of_the_source_takes_the_older_submission_out_of_the_queue() -> None:
+    kit = make_kit(**CONSOLE)
+    older, _ = completed(kit)
+    newer = kit.service.submit.submit(
+        kit.drop("incoming/fleet/r.pdf", b"%PDF-1.4 scanned again")
+    ).request_file_id
+    assert newer and queued(kit) == [older]
+
+    late = kit.service.complete.receive_webhook(receipt(older))  # the older one is superseded now
+    assert late.files[0].outcome == "superseded"
+    assert queued(kit) == []
+    kit.service.complete.receive_webhook(receipt(newer))
+    assert queued(kit) == [newer]
+
+
+def test_an_older_submission_cannot_act_on_the_output_newer_content_wrote() -> None:
+    kit = make_kit(**CONSOLE)
+    older, output = completed(kit)
+    newer = kit.service.submit.submit(
+        kit.drop("incoming/fleet/r.pdf", b"%PDF-1.4 scanned again")
+    ).request_file_id
+    assert newer
+    kit.service.complete.receive_webhook(receipt(newer))
+    assert queued(kit) == [newer]  # the newer output took the older one's place
+    with pytest.raises(NotReviewable, match="newer content of the same source"):
+        actions(kit).approve(older, by="ana")
+    assert kit.output(output)["review"] == "pending"
