@@ -10,6 +10,7 @@ Layout under STATE_BUCKET/STATE_PREFIX (docs/ARCHITECTURE.md explains each):
     raw/<sha[:2]>/<sha256 of body>.json          raw webhook and retrieval bodies, content-addressed
     quarantine/<id>.json                         rejected inputs, with reason and raw key
     meta/last-webhook.json                       time of the last webhook
+    review/, index/attention*/, index/review-push/   the review console's records (docs/REVIEW.md)
 """
 
 from __future__ import annotations
