@@ -18,6 +18,7 @@ from service.core.keys import KeyPolicy
 from service.core.rules import Rules, load_rules
 from service.logs import configure_logging
 from service.ports import Clock, ObjectStore, Ocr, Pacer, StateStores
+from service.review.hooks import ReviewHooks
 from service.settings import Settings, load_settings
 from service.usecases.complete import CompleteConfig, CompleteFile
 from service.usecases.intake import Intake
@@ -47,6 +48,9 @@ class Service:
     complete: CompleteFile
     intake: Intake
     recovery: Recovery
+    # The review console's side of completion, quarantine and reconcile (service/review/hooks.py); its
+    # pages are served by `service.review.views.register_review` when REVIEW_ENABLED.
+    review: ReviewHooks
     clock: Clock = field(default=utc_now)
 
     def status(self) -> StatusReport:
@@ -95,7 +99,9 @@ def build(
     )
     rules = load_rules(settings.validation_rules) if settings.validation_rules else None
     policy = KeyPolicy.from_settings(settings)
-    quarantine = Quarantiner(stores.quarantine, clock)
+    # Built whether or not the console is served: its edits are laid over every output either way.
+    review = ReviewHooks.build(settings, objects, stores, ocr, rules, clock)
+    quarantine = Quarantiner(stores.quarantine, clock, review)
     submit = SubmitDocument(
         stores,
         ocr,
@@ -118,7 +124,9 @@ def build(
         complete_config = CompleteConfig(
             **{**vars(complete_config), "record_wait_seconds": record_wait_seconds}
         )
-    complete = CompleteFile(stores, ocr, submit, rules, complete_config, quarantine, clock)
+    complete = CompleteFile(
+        stores, ocr, submit, rules, complete_config, quarantine, clock, decisions=review, attention=review
+    )
     intake = Intake(submit, quarantine, stores.raw, settings.sns_extra_subscribe_hosts)
     recovery = Recovery(
         stores,
@@ -131,6 +139,7 @@ def build(
             max_pending_seconds=settings.max_pending_seconds, claim_stale_seconds=settings.claim_stale_seconds
         ),
         clock,
+        review,
     )
     return Service(
         settings=settings,
@@ -145,5 +154,6 @@ def build(
         complete=complete,
         intake=intake,
         recovery=recovery,
+        review=review,
         clock=clock,
     )

@@ -9,15 +9,16 @@ from datetime import datetime
 
 from service.models.ledger import QuarantineKind, QuarantineRecord
 from service.models.source import SourceRef
-from service.ports import Clock, Quarantine
+from service.ports import AttentionQueue, Clock, Quarantine
 
 log = logging.getLogger(__name__)
 
 
 class Quarantiner:
-    def __init__(self, store: Quarantine, clock: Clock) -> None:
+    def __init__(self, store: Quarantine, clock: Clock, attention: AttentionQueue) -> None:
         self.store = store
         self._clock = clock
+        self._attention = attention  # a submission of ours that failed goes to the review console's queue
 
     def put(
         self,
@@ -44,6 +45,8 @@ class Quarantiner:
             details=dict(details or {}),
         )
         self.store.put(record)
+        if request_file_id is not None:
+            self._attention.quarantined(record)
         log.warning(
             "quarantined",
             extra={"quarantine_id": record.id, "code": code, "request_file_id": request_file_id},

@@ -18,7 +18,7 @@ from service.core.pacing import TokenBucket
 from service.errors import NanonetsError, NanonetsNotFound, PayloadRejected
 from service.models.ledger import LedgerRecord
 from service.models.source import SourceRef
-from service.ports import Clock, StateStores
+from service.ports import Clock, ReviewPushes, StateStores
 from service.usecases.complete import CompleteFile, decode_json
 from service.usecases.intake import Intake
 from service.usecases.outcomes import FileOutcomeKind
@@ -39,6 +39,9 @@ class ReconcileSummary(BaseModel):
     errors: int = 0
     # Claims left "submitting" by a worker that died: submitted again (or found done and cleaned up).
     resubmitted: int = 0
+    # Review console corrections and approvals sent to Nanonets again (REVIEW_PUSH_TO_NANONETS).
+    review_pushes_sent: int = 0
+    review_pushes_failed: int = 0
 
     def line(self) -> str:
         return " ".join(f"{name}={value}" for name, value in self.model_dump().items())
@@ -100,7 +103,9 @@ class Recovery:
         policy: KeyPolicy,
         config: RecoveryConfig,
         clock: Clock,
+        pushes: ReviewPushes,
     ) -> None:
+        self._pushes = pushes
         self._stores = stores
         self._submit = submit
         self._complete = complete
@@ -129,6 +134,8 @@ class Recovery:
                 continue
             self._reconcile_one(record, now, summary)
         self._sweep_orphaned_claims(now, summary, limit)
+        pushed = self._pushes.retry_pending(limit)
+        summary.review_pushes_sent, summary.review_pushes_failed = pushed.sent, pushed.failed
         log.info("reconcile finished", extra=summary.model_dump())
         return summary
 

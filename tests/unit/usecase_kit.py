@@ -42,6 +42,12 @@ class Kit:
     objects: InMemoryObjectStore
     ocr: FakeOcr
     clock: Clock
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def rebuild(self, **changes: Any) -> Service:
+        """Another service (another worker, or a deployment with other settings) on the same S3, Nanonets
+        and clock."""
+        return _build({**self.settings, **changes}, self.objects, self.ocr, self.clock)
 
     def drop(self, key: str, body: bytes = b"%PDF-1.4 a receipt") -> SourceRef:
         self.objects.put(INPUT, key, body)
@@ -64,6 +70,11 @@ def make_kit(**settings: Any) -> Kit:
     clock = Clock()
     objects = InMemoryObjectStore(clock=clock)
     ocr = FakeOcr()
+    service = _build(settings, objects, ocr, clock)
+    return Kit(service=service, objects=objects, ocr=ocr, clock=clock, settings=settings)
+
+
+def _build(settings: dict[str, Any], objects: InMemoryObjectStore, ocr: FakeOcr, clock: Clock) -> Service:
     values: dict[str, Any] = {
         "nanonets_api_key": "test-key",
         "nanonets_model_id": "model-1",
@@ -71,7 +82,7 @@ def make_kit(**settings: Any) -> Kit:
         "webhook_secret": "test-secret-123",
         **settings,
     }
-    service = build(
+    return build(
         Settings(_env_file=None, **values),  # type: ignore[call-arg]
         objects=objects,
         ocr=ocr,
@@ -80,7 +91,6 @@ def make_kit(**settings: Any) -> Kit:
         sleep=clock.sleep,
         record_wait_seconds=0.05,
     )
-    return Kit(service=service, objects=objects, ocr=ocr, clock=clock)
 
 
 def box(label: str, text: str, score: float = 0.9) -> dict[str, Any]:
