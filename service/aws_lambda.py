@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from service.errors import PayloadRejected
+from service.observability.emf import flushes_metrics
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ def _pipeline() -> Any:
 
     from service.adapters.ssm import resolve_ssm_secrets
     from service.logs import configure_logging
+    from service.observability import Metrics
+    from service.observability.emf import EmfSink
     from service.pipeline import Pipeline, Services
     from service.settings import load_settings
 
@@ -32,7 +35,11 @@ def _pipeline() -> Any:
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
     configure_logging(settings.log_level, secrets=secrets)
-    return Pipeline(Services.from_settings(settings))
+    return Pipeline(Services.from_settings(settings, metrics=Metrics(EmfSink())))
+
+
+def _metrics() -> Any:
+    return _pipeline().services.metrics
 
 
 @cache
@@ -46,11 +53,13 @@ def _wsgi_handler() -> Any:
     return make_lambda_handler(app, binary_support=True)
 
 
+@flushes_metrics(_metrics)
 def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result: dict[str, Any] = _wsgi_handler()(event, context)
     return result
 
 
+@flushes_metrics(_metrics)
 def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS batches answer `batchItemFailures` with only the messages to retry. Other transports raise
     when something should be retried, so Lambda's own retry (and its DLQ) takes over."""
@@ -81,6 +90,7 @@ def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return summary.public()
 
 
+@flushes_metrics(_metrics)
 def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from service.operations import reconcile
 

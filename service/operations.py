@@ -21,6 +21,7 @@ from service.core.pacing import TokenBucket
 from service.core.payloads import parse_retrieval
 from service.errors import NanonetsError, NanonetsNotFound, PayloadRejected
 from service.models.ledger import LedgerRecord
+from service.observability.pending import report_pending
 from service.pipeline import FileOutcome, ObjectRef, Pipeline, decode_json, iso, parse_iso
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def reconcile(pipeline: Pipeline, *, older_than_seconds: int, limit: int) -> Rec
             continue
         _reconcile_one(pipeline, record, now, summary)
     _sweep_orphaned_claims(pipeline, now, summary, limit)
+    report_pending(pipeline.storage, pipeline.services.metrics, pipeline.now)
     log.info("reconcile finished", extra=summary.model_dump())
     return summary
 
@@ -252,6 +254,7 @@ def backfill(
             continue
         wait = bucket_limiter.reserve()
         if wait > 0:
+            pipeline.services.metrics.pacing_wait(wait)
             sleep(wait)
         outcome = pipeline.submit_object(ObjectRef(bucket=bucket, key=listed.key, size=listed.size))
         if outcome.status == "submitted":
@@ -353,6 +356,7 @@ def status(pipeline: Pipeline) -> StatusReport:
     now = pipeline.now()
     pending = list(storage.list_index("pending"))
     oldest = min((item.last_modified for item in pending), default=None)
+    pipeline.services.metrics.pending(len(pending), (now - oldest).total_seconds() if oldest else None)
     return StatusReport(
         pending=len(pending),
         done=sum(1 for _ in storage.list_index("done")),

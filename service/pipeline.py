@@ -30,9 +30,12 @@ from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload, parse_retrieval
 from service.core.rules import Rules, load_rules
 from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
+from service.logs import log_context, log_state_change
 from service.models.document import NormalizedDocument, Review, SourceRef
 from service.models.ledger import LedgerRecord, QuarantineKind, QuarantineRecord, SubmissionClaim
 from service.models.nanonets import FilePrediction
+from service.observability import Metrics
+from service.observability.nanonets_calls import count_nanonets_calls
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,16 +111,21 @@ class Services:
     rules: Rules | None
     policy: KeyPolicy
     clock: Clock = field(default=utc_now)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(cls, settings: Settings, metrics: Metrics | None = None) -> Services:
         rules = load_rules(settings.validation_rules) if settings.validation_rules else None
+        metrics = metrics or Metrics()
+        nanonets = NanonetsClient.from_settings(settings)
+        count_nanonets_calls(nanonets._session, metrics)
         return cls(
             settings=settings,
             storage=Storage.from_settings(settings),
-            nanonets=NanonetsClient.from_settings(settings),
+            nanonets=nanonets,
             rules=rules,
             policy=KeyPolicy.from_settings(settings),
+            metrics=metrics,
         )
 
 
@@ -188,6 +196,11 @@ class Pipeline:
 
     def _submit_version(self, source: SourceRef) -> SubmitOutcome:
         token = source_token(source.etag, source.version_id)
+        with log_context(bucket=source.bucket, key=source.key, version_token=token):
+            return self._submit_version_in_context(source)
+
+    def _submit_version_in_context(self, source: SourceRef) -> SubmitOutcome:
+        token = source_token(source.etag, source.version_id)
         digest = object_digest(source.bucket, source.key)
         claim = SubmissionClaim(source=source, source_token=token, claimed_at=iso(self.now()))
         # Marker before claim: a crash between the two leaves a marker reconcile cleans up, never a claim
@@ -214,9 +227,7 @@ class Pipeline:
             self.storage.delete_claim(digest, token)
             self.storage.clear_submitting(digest, token)
             self._quarantine_submission(source, digest, token, error)
-            log.warning(
-                "submission failed", extra={"bucket": source.bucket, "key": source.key, "error": str(error)}
-            )
+            log_state_change("submission_failed", level=logging.WARNING, error=str(error))
             return SubmitOutcome(
                 status="failed",
                 bucket=source.bucket,
@@ -225,10 +236,7 @@ class Pipeline:
                 retryable=error.status is None or error.status == 429 or error.status >= 500,
             )
         self._record_submission(source, token, digest, claim, request_file_id)
-        log.info(
-            "submitted",
-            extra={"bucket": source.bucket, "key": source.key, "request_file_id": request_file_id},
-        )
+        log_state_change("submitted", request_file_id=request_file_id)
         return SubmitOutcome(
             status="submitted", bucket=source.bucket, key=source.key, request_file_id=request_file_id
         )
@@ -270,6 +278,7 @@ class Pipeline:
         self.storage.replace_claim(digest, done)
         self.storage.clear_submitting(digest, token)
         self.storage.delete_quarantine(submission_quarantine_id(digest, token))
+        self.services.metrics.document_submitted()
 
     def _quarantine_submission(
         self, source: SourceRef, digest: str, token: str, error: NanonetsError
@@ -302,6 +311,12 @@ class Pipeline:
     def complete_file(
         self, prediction: FilePrediction, raw_key: str, *, fetched: bool = False
     ) -> FileOutcome:
+        with log_context(request_file_id=prediction.request_file_id):
+            return self._complete_file_in_context(prediction, raw_key, fetched=fetched)
+
+    def _complete_file_in_context(
+        self, prediction: FilePrediction, raw_key: str, *, fetched: bool
+    ) -> FileOutcome:
         file_id = prediction.request_file_id
         if not prediction.ready:
             return FileOutcome(request_file_id=file_id, outcome="deferred", reason="prediction not ready")
@@ -314,9 +329,10 @@ class Pipeline:
         record = self.storage.get_record(file_id) or self._wait_for_record(prediction)
         if record is None:
             return self._quarantine_unknown(prediction, raw_key)
-        if self._is_superseded(record):
-            return self._mark_superseded(record, raw_key)
-        return self._write_output(record, prediction, raw_key)
+        with log_context(**record_log_ids(record)):
+            if self._is_superseded(record):
+                return self._mark_superseded(record, raw_key)
+            return self._write_output(record, prediction, raw_key)
 
     def _fetch_prediction(self, request_file_id: str) -> tuple[FilePrediction, str] | None:
         data = self.nanonets.fetch_file(request_file_id)
@@ -393,6 +409,8 @@ class Pipeline:
                 }
             )
             self.storage.put_record(updated, previous_status=record.status)
+            self.services.metrics.document_superseded()
+            log_state_change("superseded", reason=reason)
         return FileOutcome(request_file_id=record.request_file_id, outcome="superseded", reason=reason)
 
     def _write_output(self, record: LedgerRecord, prediction: FilePrediction, raw_key: str) -> FileOutcome:
@@ -432,17 +450,16 @@ class Pipeline:
         self.storage.put_record(updated, previous_status=record.status)
         if not wrote:
             return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
-        log.info(
-            "output written",
-            extra={
-                "request_file_id": record.request_file_id,
-                "bucket": record.source.bucket,
-                "key": record.source.key,
-                "output_key": record.output_key,
-                "review": document.review,
-                "validation": document.validation.status,
-            },
+        log_state_change(
+            "output_written",
+            output_key=record.output_key,
+            review=document.review,
+            validation=document.validation.status,
         )
+        if record.status != "done":  # the first output of this submission (a review change writes again)
+            self.services.metrics.document_completed(document.validation.status, document.review)
+            elapsed = (self.now() - parse_iso(record.submitted_at)).total_seconds()
+            self.services.metrics.submission_to_output_seconds(elapsed)
         return outcome.model_copy(update={"outcome": "written"})
 
     def _put_output_once(self, record: LedgerRecord, body: bytes, digest: str) -> bool:
@@ -516,11 +533,26 @@ class Pipeline:
             details=dict(details or {}),
         )
         self.storage.put_quarantine(record)
-        log.warning(
+        self.services.metrics.document_quarantined(code)
+        log_state_change(
             "quarantined",
-            extra={"quarantine_id": record.id, "code": code, "request_file_id": request_file_id},
+            level=logging.WARNING,
+            quarantine_id=record.id,
+            code=code,
+            request_file_id=request_file_id,
         )
         return record
+
+
+def record_log_ids(record: LedgerRecord) -> dict[str, str | None]:
+    """The ids every log line about this submission carries (service.logs.log_context)."""
+    return {
+        "bucket": record.source.bucket,
+        "key": record.source.key,
+        "version_token": record.source_token,
+        "request_file_id": record.request_file_id,
+        "submitted_at": record.submitted_at,
+    }
 
 
 def submission_quarantine_id(digest: str, token: str) -> str:

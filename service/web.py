@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import time
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -21,6 +22,9 @@ from service.adapters.sns import confirm_subscription
 from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
 from service.intake import handle_event_payload
 from service.logs import configure_logging
+from service.observability import Metrics
+from service.observability.http import install_metrics_endpoint, webhook_outcome
+from service.observability.pending import report_pending
 from service.pipeline import Pipeline, Services, decode_json
 from service.settings import Settings, load_settings
 
@@ -37,13 +41,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or load_settings()
     secret = settings.require_webhook_secret().get_secret_value()
     configure_logging(settings.log_level, secrets=[secret, settings.nanonets_api_key.get_secret_value()])
-    services = services or Services.from_settings(settings)
+    if services is None:  # under gunicorn; Lambda hands in its own services, publishing EMF
+        from service.observability.prometheus import PrometheusSink  # not on Lambda: 40 ms of cold start
+
+        metrics = Metrics(PrometheusSink(settings.prometheus_multiproc_dir))
+        services = Services.from_settings(settings, metrics=metrics)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[PIPELINE] = Pipeline(services)
     app.extensions[SECRET_DIGEST] = _digest(secret)
     app.register_blueprint(api)
+    refresh = partial(report_pending, services.storage, services.metrics, services.clock)
+    install_metrics_endpoint(app, services.metrics, settings.metrics_token, refresh)
     app.register_error_handler(Exception, _error_response)
     app.before_request(_start_timer)
     app.after_request(_log_request)
@@ -163,6 +173,8 @@ def _start_timer() -> None:
 
 def _log_request(response: Response) -> Response:
     started: float = g.get("started", time.perf_counter())
+    if request.endpoint == "api.nanonets_webhook":
+        _pipeline().services.metrics.webhook_received(webhook_outcome(response.status_code))
     log.info(
         "request",
         extra={
