@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import SecretStr
 
-from service.errors import StorageUnavailable
 from service.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -69,8 +68,8 @@ def scrape() -> Response:
     if endpoint.refresh is not None:
         try:
             endpoint.refresh()
-        except StorageUnavailable as error:  # the counters are still worth serving
-            log.warning("pending figures not refreshed", extra={"error": str(error)})
+        except Exception as error:  # storage trouble: the counters are still worth serving
+            log.warning("pending figures not refreshed", extra={"error": type(error).__name__})
     exposition = endpoint.metrics.exposition()
     assert exposition is not None
     return Response(exposition.body, content_type=exposition.content_type)
