@@ -4,7 +4,8 @@ Logs turns into metrics. No CloudWatch API call on the hot path.
 Records are kept in memory and flushed once per invocation (`flushes_metrics`). One EMF blob holds the
 metrics of one set of label values (EMF dimension values are members of the blob's root, so two values of
 one label cannot share a blob). Each metric is published with its full labels and also without any, the
-deployment-wide total the alarms use; Nanonets calls also by status alone (the 402 alarm).
+deployment-wide total the alarms use; Nanonets calls also by status alone (the 402 alarm), webhooks by
+outcome alone (the no-webhook alarm).
 
 Written by hand rather than with aws-embedded-metrics: that library flushes through asyncio and carries
 one set of dimension values per logger, which is most of what this module does anyway.
@@ -19,14 +20,25 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any, ParamSpec, TypeVar
 
-from service.observability.catalog import CATALOG, CLOUDWATCH_NAMESPACE, NANONETS_CALLS, MetricSpec
+from service.observability.catalog import (
+    CATALOG,
+    CLOUDWATCH_NAMESPACE,
+    NANONETS_CALLS,
+    WEBHOOKS_RECEIVED,
+    MetricSpec,
+)
 from service.observability.metrics import Exposition, Metrics
 
 # The EMF limits: values of one metric in one blob, metric definitions in one directive.
 MAX_VALUES = 100
 MAX_METRICS = 100
 
-EXTRA_DIMENSION_SETS: dict[str, tuple[tuple[str, ...], ...]] = {NANONETS_CALLS.name: (("status",),)}
+# Published besides the full labels and none, for alarms that cannot SEARCH: credit gone (status 402),
+# webhooks processed at all (outcome).
+EXTRA_DIMENSION_SETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    NANONETS_CALLS.name: (("status",),),
+    WEBHOOKS_RECEIVED.name: (("outcome",),),
+}
 
 _SPECS = {spec.name: spec for spec in CATALOG}
 LabelKey = tuple[tuple[str, str], ...]
