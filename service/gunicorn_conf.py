@@ -61,10 +61,11 @@ def post_worker_init(worker: object) -> None:
 
 
 def on_starting(server: object) -> None:
-    """Before any worker exists: one directory for every worker's metric samples (docs/OPERATING.md)."""
-    from service.observability.multiprocess import prepare_multiprocess_dir
+    """Before any worker exists: one directory for every worker's metric samples (docs/OPERATING.md).
+    Not with preload_app: the app, and prometheus-client with it, would be imported before this runs."""
+    from service.observability.multiprocess import start_multiprocess_mode
 
-    prepare_multiprocess_dir(os.environ)
+    start_multiprocess_mode(os.environ)
 
 
 def child_exit(server: object, worker: Any) -> None:

@@ -1,8 +1,8 @@
 """The gunicorn master's part of prometheus-client's multiprocess mode (called from service/gunicorn_conf.py).
 
 prometheus-client chooses file-backed samples when it is first imported, if PROMETHEUS_MULTIPROC_DIR is
-set; workers forked from a master that imported it earlier would inherit in-memory samples. So nothing here
-imports it before the variable is set.
+set; workers forked from a master that imported it earlier would inherit in-memory samples. So it is
+imported here only once the variable is set.
 """
 
 from __future__ import annotations
@@ -34,11 +34,21 @@ def prepare_multiprocess_dir(environ: MutableMapping[str, str]) -> Path:
     return directory
 
 
+def start_multiprocess_mode(environ: MutableMapping[str, str]) -> Path:
+    """In the gunicorn master, before any worker: the directory, then prometheus-client imported with the
+    variable set, so workers inherit file-backed samples and `child_exit` (a signal handler, where an
+    import can deadlock or fail half-way) imports nothing."""
+    directory = prepare_multiprocess_dir(environ)
+    import prometheus_client.multiprocess  # noqa: F401
+
+    return directory
+
+
 def mark_worker_dead(pid: int, environ: MutableMapping[str, str]) -> None:
     """A dead worker's live gauges stop counting; its counters and histograms stay (they happened)."""
     directory = environ.get(MULTIPROC_ENV)
     if directory:
-        from prometheus_client import multiprocess  # the variable is set by now
+        from prometheus_client import multiprocess  # imported by start_multiprocess_mode: a lookup
 
         multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
