@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from service.emulator.predictions import embed_prediction_marker
+from devtools.emulator.predictions import embed_prediction_marker
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_INPUT_BUCKET = "nanonets-ingest-demo-in"
@@ -457,6 +457,9 @@ def main() -> int:
         write_json(SAMPLES / "events" / name, event)
     for name, body in webhook_bodies(SAMPLE_DOCUMENTS[-1]).items():
         write_json(SAMPLES / "webhooks" / name, body)
+    from scripts.live_samples import write_live_samples  # it builds on this module's samples
+
+    write_live_samples(SAMPLES)
     print(f"wrote {len(SAMPLE_DOCUMENTS)} documents, events and webhook bodies under {SAMPLES}")
     return 0
 

@@ -8,7 +8,6 @@ key under OUTPUT_PREFIX when that prefix lies inside INPUT_PREFIX (whatever the 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,18 +88,6 @@ def output_key(policy: KeyPolicy, source_key: str) -> str:
     if not source_key.startswith(policy.input_prefix):
         raise ValueError(f"{source_key!r} is not under the input prefix {policy.input_prefix!r}")
     return policy.output_prefix + source_key[len(policy.input_prefix) :] + ".json"
-
-
-def source_token(etag: str | None, version_id: str | None) -> str:
-    """One version of an object: its version id when the bucket is versioned, else its ETag."""
-    if version_id and version_id != "null":
-        return f"v:{version_id}"
-    return f"e:{(etag or '').strip(chr(34))}"
-
-
-def object_digest(bucket: str, key: str) -> str:
-    """Ledger keys never embed raw object keys (spaces, unicode, '..')."""
-    return hashlib.sha256(f"{bucket}\n{key}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -12,13 +12,12 @@ from hypothesis import strategies as st
 from service.core.keys import (
     MAX_KEY_BYTES,
     KeyPolicy,
-    object_digest,
     output_key,
     parse_s3_url,
     skip_reason,
-    source_token,
 )
 from service.core.pacing import TokenBucket
+from service.models.source import object_digest, source_token
 from service.settings import Settings
 
 SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")

@@ -1,0 +1,149 @@
+"""The one place that builds the service: settings, logging, adapters, use cases.
+
+The Flask factory, the Lambda handlers and the CLI all call `build()`. Tests call it with in-memory
+adapters (`objects=`, `ocr=`) or let it build the real ones pointed at local servers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from service.adapters.s3 import build_state_stores
+from service.adapters.s3.bucket import StateBucket
+from service.adapters.s3.pacing import SharedPacer
+from service.core.keys import KeyPolicy
+from service.core.rules import Rules, load_rules
+from service.logs import configure_logging
+from service.ports import Clock, ObjectStore, Ocr, Pacer, StateStores
+from service.settings import Settings, load_settings
+from service.usecases.complete import CompleteConfig, CompleteFile
+from service.usecases.intake import Intake
+from service.usecases.quarantine import Quarantiner
+from service.usecases.recover import Recovery, RecoveryConfig
+from service.usecases.status import StatusReport, status_report
+from service.usecases.submit import SubmitConfig, SubmitDocument
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Service:
+    """Everything an entry point needs, built once (no module-level state)."""
+
+    settings: Settings
+    stores: StateStores
+    objects: ObjectStore
+    ocr: Ocr
+    pacer: Pacer
+    rules: Rules | None
+    policy: KeyPolicy
+    quarantine: Quarantiner
+    submit: SubmitDocument
+    complete: CompleteFile
+    intake: Intake
+    recovery: Recovery
+    clock: Clock = field(default=utc_now)
+
+    def status(self) -> StatusReport:
+        return status_report(self.stores, self.pacer, [self.settings.nanonets_model_id], self.clock)
+
+
+def configure_service_logging(settings: Settings, level: str | None = None) -> None:
+    """JSON logs with every secret the settings hold redacted (one list, whichever entry point)."""
+    configure_logging(level or settings.log_level, secrets=settings.secret_values())
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    objects: ObjectStore | None = None,
+    ocr: Ocr | None = None,
+    clock: Clock = utc_now,
+    wall_clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    record_wait_seconds: float | None = None,
+) -> Service:
+    settings = settings or load_settings()
+    if objects is None:
+        from service.adapters.s3.objects import S3ObjectStore, build_s3_client
+
+        objects = S3ObjectStore(build_s3_client(settings.aws_endpoint_url, settings.aws_default_region))
+    if ocr is None:
+        from service.adapters.nanonets import NanonetsClient
+
+        ocr = NanonetsClient.from_settings(settings)
+    stores = build_state_stores(
+        objects,
+        state_bucket=settings.state_bucket_name,
+        state_prefix=settings.state_prefix,
+        output_bucket=settings.output_bucket,
+    )
+    pages_per_minute = settings.nanonets_pages_per_minute
+    pacer = SharedPacer(
+        StateBucket(objects, settings.state_bucket_name, settings.state_prefix),
+        budget_of=lambda _model_id: pages_per_minute,
+        pause_seconds=settings.nanonets_429_pause_seconds,
+        probe_seconds=settings.nanonets_402_probe_seconds,
+        window_seconds=settings.nanonets_pacing_window_seconds,
+        clock=wall_clock,
+        sleep=sleep,
+    )
+    rules = load_rules(settings.validation_rules) if settings.validation_rules else None
+    policy = KeyPolicy.from_settings(settings)
+    quarantine = Quarantiner(stores.quarantine, clock)
+    submit = SubmitDocument(
+        stores,
+        ocr,
+        pacer,
+        policy,
+        SubmitConfig(
+            model_id=settings.nanonets_model_id,
+            presign_ttl_seconds=settings.presign_ttl_seconds,
+            claim_stale_seconds=settings.claim_stale_seconds,
+        ),
+        quarantine,
+        clock,
+    )
+    complete_config = CompleteConfig(
+        verify_by_fetch=settings.verify_by_fetch,
+        auto_approve=settings.auto_approve,
+        auto_approve_min_confidence=settings.auto_approve_min_confidence,
+    )
+    if record_wait_seconds is not None:
+        complete_config = CompleteConfig(
+            **{**vars(complete_config), "record_wait_seconds": record_wait_seconds}
+        )
+    complete = CompleteFile(stores, ocr, submit, rules, complete_config, quarantine, clock)
+    intake = Intake(submit, quarantine, stores.raw, settings.sns_extra_subscribe_hosts)
+    recovery = Recovery(
+        stores,
+        submit,
+        complete,
+        intake,
+        quarantine,
+        policy,
+        RecoveryConfig(
+            max_pending_seconds=settings.max_pending_seconds, claim_stale_seconds=settings.claim_stale_seconds
+        ),
+        clock,
+    )
+    return Service(
+        settings=settings,
+        stores=stores,
+        objects=objects,
+        ocr=ocr,
+        pacer=pacer,
+        rules=rules,
+        policy=policy,
+        quarantine=quarantine,
+        submit=submit,
+        complete=complete,
+        intake=intake,
+        recovery=recovery,
+        clock=clock,
+    )
