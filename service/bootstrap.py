@@ -1,7 +1,8 @@
 """The one place that builds the service: settings, logging, adapters, use cases.
 
 The Flask factory, the Lambda handlers and the CLI all call `build()`. Tests call it with in-memory
-adapters (`objects=`, `ocr=`) or let it build the real ones pointed at local servers.
+adapters (`objects=`, `ocr=`) or let it build the real ones pointed at local servers. Each entry point names
+where its metrics go (`metrics=`): Prometheus under gunicorn, CloudWatch EMF on Lambda, nowhere for the CLI.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from service.adapters.s3 import build_state_stores
 from service.adapters.s3.bucket import StateBucket
@@ -17,14 +19,19 @@ from service.adapters.s3.pacing import SharedPacer
 from service.core.keys import KeyPolicy
 from service.core.rules import Rules, load_rules
 from service.logs import configure_logging
+from service.observability import MetricsRecorder, MetricsSink
 from service.ports import Clock, ObjectStore, Ocr, Pacer, StateStores
 from service.settings import Settings, load_settings
 from service.usecases.complete import CompleteConfig, CompleteFile
 from service.usecases.intake import Intake
 from service.usecases.quarantine import Quarantiner
 from service.usecases.recover import Recovery, RecoveryConfig
-from service.usecases.status import StatusReport, status_report
+from service.usecases.status import PendingFigures, StatusReport, publish_gauges, status_report
 from service.usecases.submit import SubmitConfig, SubmitDocument
+
+# Where metrics go: "prometheus" (gunicorn: GET /metrics), "emf" (Lambda: CloudWatch embedded metric format
+# on stdout, flushed per invocation), "none" (CLI); or a sink of the caller's (tests).
+MetricsChoice = Literal["none", "prometheus", "emf"] | MetricsSink
 
 
 def utc_now() -> datetime:
@@ -47,10 +54,20 @@ class Service:
     complete: CompleteFile
     intake: Intake
     recovery: Recovery
+    metrics: MetricsRecorder
     clock: Clock = field(default=utc_now)
 
     def status(self) -> StatusReport:
-        return status_report(self.stores, self.pacer, [self.settings.nanonets_model_id], self.clock)
+        """The report `nanonets-ingest status` prints; its gauges are published on the way."""
+        return status_report(
+            self.stores, self.pacer, [self.settings.nanonets_model_id], self.clock, self.metrics
+        )
+
+    def publish_gauges(self) -> PendingFigures:
+        """Refresh the pending and pacing gauges (what `status` shows of them) before a scrape."""
+        return publish_gauges(
+            self.stores.ledger, self.pacer, [self.settings.nanonets_model_id], self.clock, self.metrics
+        )
 
 
 def configure_service_logging(settings: Settings, level: str | None = None) -> None:
@@ -67,16 +84,21 @@ def build(
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     record_wait_seconds: float | None = None,
+    metrics: MetricsChoice = "none",
 ) -> Service:
     settings = settings or load_settings()
+    recorder = metrics_recorder(metrics, settings)
     if objects is None:
         from service.adapters.s3.objects import S3ObjectStore, build_s3_client
 
         objects = S3ObjectStore(build_s3_client(settings.aws_endpoint_url, settings.aws_default_region))
     if ocr is None:
         from service.adapters.nanonets import NanonetsClient
+        from service.observability.nanonets_calls import call_counter
 
-        ocr = NanonetsClient.from_settings(settings)
+        client = NanonetsClient.from_settings(settings)
+        client.add_response_hook(call_counter(recorder))
+        ocr = client
     stores = build_state_stores(
         objects,
         state_bucket=settings.state_bucket_name,
@@ -95,7 +117,7 @@ def build(
     )
     rules = load_rules(settings.validation_rules) if settings.validation_rules else None
     policy = KeyPolicy.from_settings(settings)
-    quarantine = Quarantiner(stores.quarantine, clock)
+    quarantine = Quarantiner(stores.quarantine, clock, recorder)
     submit = SubmitDocument(
         stores,
         ocr,
@@ -108,6 +130,7 @@ def build(
         ),
         quarantine,
         clock,
+        recorder,
     )
     complete_config = CompleteConfig(
         verify_by_fetch=settings.verify_by_fetch,
@@ -118,7 +141,7 @@ def build(
         complete_config = CompleteConfig(
             **{**vars(complete_config), "record_wait_seconds": record_wait_seconds}
         )
-    complete = CompleteFile(stores, ocr, submit, rules, complete_config, quarantine, clock)
+    complete = CompleteFile(stores, ocr, submit, rules, complete_config, quarantine, clock, recorder)
     intake = Intake(submit, quarantine, stores.raw, settings.sns_extra_subscribe_hosts)
     recovery = Recovery(
         stores,
@@ -127,10 +150,14 @@ def build(
         intake,
         quarantine,
         policy,
+        pacer,
         RecoveryConfig(
-            max_pending_seconds=settings.max_pending_seconds, claim_stale_seconds=settings.claim_stale_seconds
+            max_pending_seconds=settings.max_pending_seconds,
+            claim_stale_seconds=settings.claim_stale_seconds,
+            model_ids=(settings.nanonets_model_id,),
         ),
         clock,
+        recorder,
     )
     return Service(
         settings=settings,
@@ -145,5 +172,21 @@ def build(
         complete=complete,
         intake=intake,
         recovery=recovery,
+        metrics=recorder,
         clock=clock,
     )
+
+
+def metrics_recorder(choice: MetricsChoice, settings: Settings) -> MetricsRecorder:
+    """Sinks are imported only where they are used: prometheus-client costs Lambda ~40 ms of cold start."""
+    if not isinstance(choice, str):
+        return MetricsRecorder(choice)
+    if choice == "prometheus":
+        from service.observability.prometheus import PrometheusSink
+
+        return MetricsRecorder(PrometheusSink(settings.prometheus_multiproc_dir))
+    if choice == "emf":
+        from service.observability.emf import EmfSink
+
+        return MetricsRecorder(EmfSink())
+    return MetricsRecorder()

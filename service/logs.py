@@ -54,10 +54,13 @@ class LogContextFilter(logging.Filter):
         return True
 
 
-def log_state_change(event: str, *, level: int = logging.INFO, **fields: object) -> None:
-    """One line per state change of a document (`submitted`, `output_written`, `quarantined` ...)."""
+def log_state_change(
+    event: str, *, at: datetime | None = None, level: int = logging.INFO, **fields: object
+) -> None:
+    """One line per state change of a document (`submitted`, `output_written`, `quarantined` ...), with the
+    seconds from its submission to `at` (the caller's clock; now by default) when the context knows it."""
     fields = {name: value for name, value in fields.items() if value is not None}
-    elapsed = _seconds_since_submission(datetime.now(UTC))
+    elapsed = _seconds_since_submission(at or datetime.now(UTC))
     if elapsed is not None:
         fields["elapsed_seconds"] = elapsed
     _STATE_LOG.log(level, event, extra={"event": event, **fields})
@@ -65,13 +68,14 @@ def log_state_change(event: str, *, level: int = logging.INFO, **fields: object)
 
 def _seconds_since_submission(now: datetime) -> float | None:
     submitted_at = _CONTEXT.get().get("submitted_at")
-    if not isinstance(submitted_at, str):
+    if isinstance(submitted_at, str):
+        try:
+            submitted_at = datetime.fromisoformat(submitted_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(submitted_at, datetime) or submitted_at.tzinfo is None:
         return None
-    try:
-        moment = datetime.fromisoformat(submitted_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return round((now - moment).total_seconds(), 3)
+    return round((now - submitted_at).total_seconds(), 3)
 
 
 class RedactSecrets(logging.Filter):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-DEFAULT_ROUTE = "default"
 PROMETHEUS_NAMESPACE = "nanonets_ingest"
 CLOUDWATCH_NAMESPACE = "NanonetsIngest"
 
@@ -78,10 +77,28 @@ OLDEST_PENDING_AGE = MetricSpec(
 PACING_WAIT = MetricSpec(
     "pacing_wait_seconds",
     "histogram",
+    ("route", "hold"),
+    "Seconds",
+    "Waits given to held-back documents: page budget (rate), 429 pause (cooldown), 402 stop (quota)",
+    buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+# The pacing figures `nanonets-ingest status` shows, under the same names (docs/OPERATING.md).
+PACING_BACKLOG = MetricSpec(
+    "pacing_backlog", "gauge", ("route",), "Count", "Documents told to come back later by the page budget"
+)
+PACING_COOLDOWN_LEFT = MetricSpec(
+    "pacing_cooldown_seconds_left",
+    "gauge",
     ("route",),
     "Seconds",
-    "Time spent waiting for the Nanonets page budget before a call",
-    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60),
+    "What is left of the pause after a Nanonets 429 (0: none)",
+)
+PACING_QUOTA_STOPPED = MetricSpec(
+    "pacing_quota_stopped",
+    "gauge",
+    ("route",),
+    "Count",
+    "1 while submissions are stopped by a Nanonets 402 (credit used up), else 0",
 )
 
 CATALOG: tuple[MetricSpec, ...] = (
@@ -95,6 +112,9 @@ CATALOG: tuple[MetricSpec, ...] = (
     DOCUMENTS_PENDING,
     OLDEST_PENDING_AGE,
     PACING_WAIT,
+    PACING_BACKLOG,
+    PACING_COOLDOWN_LEFT,
+    PACING_QUOTA_STOPPED,
 )
 
 

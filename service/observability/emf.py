@@ -27,7 +27,7 @@ from service.observability.catalog import (
     WEBHOOKS_RECEIVED,
     MetricSpec,
 )
-from service.observability.metrics import Exposition, Metrics
+from service.observability.metrics import Exposition, MetricsRecorder
 
 # The EMF limits: values of one metric in one blob, metric definitions in one directive.
 MAX_VALUES = 100
@@ -125,7 +125,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def flushes_metrics(metrics_of: Callable[[], Metrics]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def flushes_metrics(metrics_of: Callable[[], MetricsRecorder]) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a Lambda handler: what it recorded is printed when it returns or raises."""
 
     def decorate(handler: Callable[P, R]) -> Callable[P, R]:

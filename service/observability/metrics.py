@@ -1,9 +1,9 @@
-"""The metrics port: what the use cases report, in their words; a sink decides how it is published.
+"""The recorder behind the `Metrics` port: what the use cases report, in their words, becomes records of
+the catalogue (spec, value, labels), so every deployment publishes the same names and labels; a sink decides
+how they are published.
 
-`Metrics` holds the intention-revealing methods and turns each into a (spec, value, labels) record of the
-catalogue, so every deployment publishes the same names and labels. A sink is one of: `PrometheusSink`
-(gunicorn), `EmfSink` (Lambda), `NullSink` (CLI, tests). A metric is never worth failing a document over:
-a sink that raises is logged and ignored.
+A sink is one of: `PrometheusSink` (gunicorn), `EmfSink` (Lambda), `NullSink` (CLI, tests). A metric is never
+worth failing a document over: a sink that raises is logged and ignored.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from service.observability import catalog
-from service.observability.catalog import DEFAULT_ROUTE, MetricSpec
+from service.observability.catalog import MetricSpec
+from service.ports import DEFAULT_ROUTE, PacingSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,14 @@ class NullSink:
         return None
 
 
-class Metrics:
+class MetricsRecorder:
+    """Implements `service.ports.Metrics` for the use cases, plus what only the edges report (webhook
+    answers, Nanonets calls) and publish (flush, exposition)."""
+
     def __init__(self, sink: MetricsSink | None = None) -> None:
         self.sink: MetricsSink = sink or NullSink()
+
+    # ---- the use cases' port ----
 
     def document_submitted(self, *, route: str = DEFAULT_ROUTE) -> None:
         self._record(catalog.DOCUMENTS_SUBMITTED, 1, route=route)
@@ -60,27 +66,37 @@ class Metrics:
     def document_completed(self, validation: str, review: str, *, route: str = DEFAULT_ROUTE) -> None:
         self._record(catalog.DOCUMENTS_COMPLETED, 1, route=route, validation=validation, review=review)
 
-    def document_quarantined(self, reason: str, *, route: str = DEFAULT_ROUTE) -> None:
-        self._record(catalog.DOCUMENTS_QUARANTINED, 1, route=route, reason=reason)
+    def submission_to_output_seconds(self, seconds: float, *, route: str = DEFAULT_ROUTE) -> None:
+        self._record(catalog.SUBMISSION_TO_OUTPUT, max(0.0, seconds), route=route)
 
     def document_superseded(self, *, route: str = DEFAULT_ROUTE) -> None:
         self._record(catalog.DOCUMENTS_SUPERSEDED, 1, route=route)
+
+    def document_quarantined(self, reason: str, *, route: str = DEFAULT_ROUTE) -> None:
+        self._record(catalog.DOCUMENTS_QUARANTINED, 1, route=route, reason=reason)
+
+    def pacing_wait(self, seconds: float, hold: str, *, route: str = DEFAULT_ROUTE) -> None:
+        self._record(catalog.PACING_WAIT, max(0.0, seconds), route=route, hold=hold)
+
+    def quota_stopped(self, stopped: bool, *, route: str = DEFAULT_ROUTE) -> None:
+        self._record(catalog.PACING_QUOTA_STOPPED, 1.0 if stopped else 0.0, route=route)
+
+    def pending(self, count: int, oldest_age_seconds: float | None, *, route: str = DEFAULT_ROUTE) -> None:
+        self._record(catalog.DOCUMENTS_PENDING, count, route=route)
+        self._record(catalog.OLDEST_PENDING_AGE, oldest_age_seconds or 0.0, route=route)
+
+    def pacing(self, snapshot: PacingSnapshot, *, route: str = DEFAULT_ROUTE) -> None:
+        self._record(catalog.PACING_BACKLOG, snapshot.backlog, route=route)
+        self._record(catalog.PACING_COOLDOWN_LEFT, snapshot.cooldown_seconds_left, route=route)
+        self.quota_stopped(snapshot.quota_stopped_since is not None, route=route)
+
+    # ---- the edges ----
 
     def webhook_received(self, outcome: str, *, route: str = DEFAULT_ROUTE) -> None:
         self._record(catalog.WEBHOOKS_RECEIVED, 1, route=route, outcome=outcome)
 
     def nanonets_call(self, endpoint: str, status: str, *, route: str = DEFAULT_ROUTE) -> None:
         self._record(catalog.NANONETS_CALLS, 1, route=route, endpoint=endpoint, status=status)
-
-    def submission_to_output_seconds(self, seconds: float, *, route: str = DEFAULT_ROUTE) -> None:
-        self._record(catalog.SUBMISSION_TO_OUTPUT, max(0.0, seconds), route=route)
-
-    def pending(self, count: int, oldest_age_seconds: float | None, *, route: str = DEFAULT_ROUTE) -> None:
-        self._record(catalog.DOCUMENTS_PENDING, count, route=route)
-        self._record(catalog.OLDEST_PENDING_AGE, oldest_age_seconds or 0.0, route=route)
-
-    def pacing_wait(self, seconds: float, *, route: str = DEFAULT_ROUTE) -> None:
-        self._record(catalog.PACING_WAIT, max(0.0, seconds), route=route)
 
     def flush(self) -> None:
         try:

@@ -1,40 +1,46 @@
 """Nanonets calls by endpoint family and status, counted from outside the client by a `requests` response
-hook on its session: every answer, including the 429s and 5xx that urllib3 retried before the last one
-(they are in the final response's retry history)."""
+hook (`NanonetsClient.add_response_hook`): every answer, including the 429s and 5xx that urllib3 retried
+before the last one (they are in the final response's retry history)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from service.observability.metrics import Metrics
+from service.observability.metrics import MetricsRecorder
 
-# Path segment after /OCR/Model/<model>/ or /Inferences/Model/<model>/ → the family it belongs to.
-_FAMILIES = {
-    "labelurls": "predict",
-    "labelfile": "predict",
-    "inferencerequest": "inference",
-    "getfile": "inference",
-    "imagelevelinferences": "inference",
-    "getmodelimages": "inference",
-    "approvefile": "approve",
-    "deletefile": "delete",
-    "updatefile": "update",
-    "exportfile": "export",
-    "uploadurls": "training_upload",
-    "uploadfile": "training_upload",
-    "train": "train",
-}
-_MODEL_PATH = re.compile(r"/(?:OCR|Inferences)/Model/[^/]+/([^/?]+)", re.IGNORECASE)
+# What follows /<OCR|Inferences|ObjectDetection>/Model/<model>/ in the paths of the three API generations
+# (service/adapters/nanonets.py) → a bounded label. First match wins: Verify sits under ImageLevelInferences.
+_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), family)
+    for pattern, family in (
+        (r"^label(urls|file)\b", "predict"),
+        (r"^imagelevelinferences/(un)?verify\b|^approvefile\b", "approve"),
+        (r"^(inferencerequest(files)?|getfile|imagelevelinferences|getmodelimages)\b", "inference"),
+        (r"^retryprediction\b", "retry"),
+        (r"^deletefile\b", "delete"),
+        (r"^updatefile\b", "update"),
+        (r"^exportfile\b", "export"),
+        (r"^upload(urls|file)\b", "training_upload"),
+        (r"^train\b", "train"),
+    )
+)
+_MODEL_PATH = re.compile(r"/(?:OCR|Inferences|ObjectDetection)/Model/[^/]+/(.*)$", re.IGNORECASE)
+
+ResponseHook = Callable[..., None]
 
 
 def endpoint_family(url: str) -> str:
     """A bounded label for an API URL: `predict`, `inference`, `approve` ... or `other`."""
     match = _MODEL_PATH.search(urlsplit(url).path)
-    return _FAMILIES.get(match.group(1).lower(), "other") if match else "other"
+    if match is None:
+        return "other"
+    rest = match.group(1)
+    return next((family for pattern, family in _FAMILIES if pattern.search(rest)), "other")
 
 
 def status_label(status: int | None) -> str:
@@ -46,8 +52,8 @@ def status_label(status: int | None) -> str:
     return f"{status // 100}xx"
 
 
-def count_nanonets_calls(session: requests.Session, metrics: Metrics) -> None:
-    """Attach the counting hook to the Nanonets client's session (`NanonetsClient._session`)."""
+def call_counter(metrics: MetricsRecorder) -> ResponseHook:
+    """The response hook that counts each answer (and each retried attempt before it)."""
 
     def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         endpoint = endpoint_family(response.url or (response.request.url or ""))
@@ -56,4 +62,4 @@ def count_nanonets_calls(session: requests.Session, metrics: Metrics) -> None:
             metrics.nanonets_call(endpoint, status_label(attempt.status))
         metrics.nanonets_call(endpoint, status_label(response.status_code))
 
-    session.hooks["response"].append(on_response)
+    return on_response

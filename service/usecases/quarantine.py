@@ -7,17 +7,17 @@ import logging
 import time
 from datetime import datetime
 
+from service.logs import log_state_change
 from service.models.ledger import QuarantineKind, QuarantineRecord
 from service.models.source import SourceRef
-from service.ports import Clock, Quarantine
-
-log = logging.getLogger(__name__)
+from service.ports import Clock, Metrics, Quarantine
 
 
 class Quarantiner:
-    def __init__(self, store: Quarantine, clock: Clock) -> None:
+    def __init__(self, store: Quarantine, clock: Clock, metrics: Metrics) -> None:
         self.store = store
         self._clock = clock
+        self._metrics = metrics
 
     def put(
         self,
@@ -44,9 +44,14 @@ class Quarantiner:
             details=dict(details or {}),
         )
         self.store.put(record)
-        log.warning(
+        self._metrics.document_quarantined(code)
+        log_state_change(
             "quarantined",
-            extra={"quarantine_id": record.id, "code": code, "request_file_id": request_file_id},
+            at=now,
+            level=logging.WARNING,
+            quarantine_id=record.id,
+            code=code,
+            request_file_id=request_file_id,
         )
         return record
 
