@@ -137,7 +137,11 @@ def test_alarms_and_dashboard_watch_the_metrics_the_service_publishes(serverless
         m["MetricStat"]["Metric"] for a in alarms.values() for m in a.get("Metrics", []) if "MetricStat" in m
     ]
     ours = [m for m in metrics if m["Namespace"] == CLOUDWATCH_NAMESPACE]
-    assert {m["MetricName"] for m in ours} >= {"oldest_pending_age_seconds", "nanonets_calls_total"}
+    assert {m["MetricName"] for m in ours} >= {
+        "oldest_pending_age_seconds",
+        "nanonets_calls_total",
+        "pacing_quota_stopped",
+    }
     for metric in ours:
         dimensions = tuple(sorted(d["Name"] for d in metric.get("Dimensions", [])))
         allowed = {

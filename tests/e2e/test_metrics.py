@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 import requests
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_event
+from devtools.stack import TEST_SECRET, Process, ServiceEnv, start_gunicorn
 from service.observability.view import MetricsView
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES
-from tests.servers import TEST_SECRET, Process, ServiceEnv, start_gunicorn
-from tests.support import document_bytes, list_keys, s3_event, wait_for
+from tests.support import list_keys, wait_for
 
 pytestmark = pytest.mark.e2e
 AUTH = {"X-Webhook-Token": TEST_SECRET}

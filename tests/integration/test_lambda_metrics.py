@@ -10,11 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_record, sqs_batch
+from devtools.stack import TEST_SECRET
 from service.observability.catalog import CATALOG, CLOUDWATCH_NAMESPACE
 from tests.conftest import INPUT_BUCKET
-from tests.servers import TEST_SECRET
-from tests.support import RECEIPT_PAGES, document_bytes, s3_record, sqs_batch
 
 DOCUMENTS = 3
 UNITS = ["Count", "Seconds"]
@@ -73,10 +74,10 @@ def lambda_env(make_settings: Any, s3: Any, emulator_url: str) -> Iterator[Any]:
     from service import aws_lambda
 
     make_settings()
-    aws_lambda._pipeline.cache_clear()
+    aws_lambda._service.cache_clear()
     aws_lambda._wsgi_handler.cache_clear()
     yield aws_lambda
-    aws_lambda._pipeline.cache_clear()
+    aws_lambda._service.cache_clear()
     aws_lambda._wsgi_handler.cache_clear()
 
 
@@ -146,7 +147,7 @@ def test_each_invocation_prints_valid_emf_with_what_it_did(
     assert metric_sum(submitted, "documents_submitted_total") == DOCUMENTS
     assert metric_sum(submitted, "nanonets_calls_total", endpoint="predict", status="2xx") == DOCUMENTS
 
-    pending = [item.key.rsplit("/", 1)[-1] for item in lambda_env._pipeline().storage.list_index("pending")]
+    pending = [entry.request_file_id for entry in lambda_env._service().stores.ledger.entries("pending")]
     assert len(pending) == DOCUMENTS
     for file_id in pending:
         webhook = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.logs import LogContextFilter, RedactSecrets, log_context, log_state_change
-from service.observability import Metrics
+from service.observability import MetricsRecorder
 from service.observability.catalog import CATALOG, DOCUMENTS_SUBMITTED, MetricSpec
 from service.observability.emf import EmfSink
 from service.observability.multiprocess import MULTIPROC_ENV, prepare_multiprocess_dir, remove_created_dir
@@ -110,9 +110,16 @@ def test_state_change_line_has_elapsed_seconds_when_submission_is_known(lines: L
     [
         ("https://app.nanonets.com/api/v2/OCR/Model/m-1/LabelUrls/?async=true", "predict"),
         ("http://127.0.0.1:9/api/v2/OCR/Model/m-1/LabelFile/Async/", "predict"),
+        ("http://h/api/v2/Inferences/Model/m-1/InferenceRequestFiles/GetPredictions/f-1", "inference"),
         ("http://h/api/v2/Inferences/Model/m-1/InferenceRequest/f-1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/InferenceRequest/f-1/page/p-1", "inference"),
         ("http://h/api/v2/OCR/Model/m-1/getFile/f-1/", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences/p-1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences?start_day_interval=1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences/Verify/f-1", "approve"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences/UnVerify/f-1", "approve"),
         ("http://h/api/v2/OCR/Model/m-1/ApproveFile/f-1/", "approve"),
+        ("http://h/api/v2/ObjectDetection/Model/m-1/RetryPrediction", "retry"),
         ("http://h/api/v2/OCR/Model/m-1/Train/", "train"),
         ("http://h/api/v2/somewhere/else", "other"),
     ],
@@ -126,14 +133,14 @@ def test_statuses_that_matter_alone_keep_their_number() -> None:
     assert labels == ["2xx", "2xx", "402", "429", "4xx", "5xx", "5xx", "connection_error"]
 
 
-def emf_lines(metrics: Metrics, stream: io.StringIO) -> list[dict[str, object]]:
+def emf_lines(metrics: MetricsRecorder, stream: io.StringIO) -> list[dict[str, object]]:
     metrics.flush()
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 def test_emf_sums_counters_keeps_the_last_gauge_and_splits_label_values() -> None:
     stream = io.StringIO()
-    metrics = Metrics(EmfSink(stream=stream, clock=lambda: 1_700_000_000.5))
+    metrics = MetricsRecorder(EmfSink(stream=stream, clock=lambda: 1_700_000_000.5))
     metrics.document_submitted()
     metrics.document_submitted()
     metrics.pending(5, 10.0)
@@ -166,7 +173,7 @@ def test_emf_sums_counters_keeps_the_last_gauge_and_splits_label_values() -> Non
 
 def test_emf_splits_more_than_100_values_of_one_metric() -> None:
     stream = io.StringIO()
-    metrics = Metrics(EmfSink(stream=stream))
+    metrics = MetricsRecorder(EmfSink(stream=stream))
     for seconds in range(250):
         metrics.submission_to_output_seconds(float(seconds))
     blobs = emf_lines(metrics, stream)
@@ -177,7 +184,7 @@ def test_emf_splits_more_than_100_values_of_one_metric() -> None:
 
 def test_nanonets_calls_are_also_published_by_status_alone() -> None:
     stream = io.StringIO()
-    metrics = Metrics(EmfSink(stream=stream))
+    metrics = MetricsRecorder(EmfSink(stream=stream))
     metrics.nanonets_call("predict", "402")
     (blob,) = emf_lines(metrics, stream)
     directive = blob["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
@@ -197,7 +204,7 @@ class Broken:
 
 
 def test_a_failing_sink_never_fails_the_caller() -> None:
-    metrics = Metrics(Broken())
+    metrics = MetricsRecorder(Broken())
     metrics.document_submitted()
     metrics.flush()
 

@@ -10,7 +10,7 @@ from typing import Any
 from service.bootstrap import Service, build
 from service.models.source import SourceRef
 from service.settings import Settings
-from tests.fakes import FakeOcr, InMemoryObjectStore
+from tests.fakes import FakeOcr, InMemoryObjectStore, RecordingSink
 
 INPUT = "in-bucket"
 OUTPUT = "out-bucket"
@@ -42,6 +42,7 @@ class Kit:
     objects: InMemoryObjectStore
     ocr: FakeOcr
     clock: Clock
+    metrics: RecordingSink
 
     def drop(self, key: str, body: bytes = b"%PDF-1.4 a receipt") -> SourceRef:
         self.objects.put(INPUT, key, body)
@@ -64,6 +65,7 @@ def make_kit(**settings: Any) -> Kit:
     clock = Clock()
     objects = InMemoryObjectStore(clock=clock)
     ocr = FakeOcr()
+    metrics = RecordingSink()
     values: dict[str, Any] = {
         "nanonets_api_key": "test-key",
         "nanonets_model_id": "model-1",
@@ -79,8 +81,9 @@ def make_kit(**settings: Any) -> Kit:
         wall_clock=clock.epoch,
         sleep=clock.sleep,
         record_wait_seconds=0.05,
+        metrics=metrics,
     )
-    return Kit(service=service, objects=objects, ocr=ocr, clock=clock)
+    return Kit(service=service, objects=objects, ocr=ocr, clock=clock, metrics=metrics)
 
 
 def box(label: str, text: str, score: float = 0.9) -> dict[str, Any]:
