@@ -145,7 +145,10 @@ class ServiceEnv:
         }
 
 
-def start_gunicorn(env: Mapping[str, str], *, workers: int = 2, log_dir: Path | None = None) -> Process:
+def start_gunicorn(
+    env: Mapping[str, str], *, workers: int = 2, log_dir: Path | None = None, config: str | None = None
+) -> Process:
+    """gunicorn serving the app; `config` e.g. "python:service.gunicorn_conf" (the deployed settings)."""
     port = free_port()
     log_path = (log_dir or Path(tempfile.gettempdir())) / f"gunicorn-{port}.log"
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
@@ -161,6 +164,7 @@ def start_gunicorn(env: Mapping[str, str], *, workers: int = 2, log_dir: Path | 
                 str(workers),
                 "--timeout",
                 "60",
+                *(["--config", config] if config else []),
                 "service.web:create_app()",
             ],
             cwd=REPO,

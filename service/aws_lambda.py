@@ -1,4 +1,5 @@
 """AWS Lambda entry points: thin. The service is built once per container, on first use, by the bootstrap.
+Each handler prints the metrics its invocation recorded (CloudWatch EMF) when it returns or raises.
 
 - http_handler: the Flask app behind API Gateway (HTTP API v2 and REST v1), through apig-wsgi.
 - events_handler: S3 notifications direct, via SNS, via SQS (partial batch responses) or EventBridge.
@@ -13,9 +14,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from service.errors import PayloadRejected
+from service.observability.emf import flushes_metrics
 
 if TYPE_CHECKING:
     from service.bootstrap import Service
+    from service.observability import MetricsRecorder
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,11 @@ def _service() -> Service:
     resolve_ssm_secrets(os.environ)  # serverless.yml names SSM parameters, never secret values
     settings = load_settings()
     configure_service_logging(settings)
-    return build(settings)
+    return build(settings, metrics="emf")
+
+
+def _metrics() -> MetricsRecorder:
+    return _service().metrics
 
 
 @cache
@@ -44,11 +51,13 @@ def _wsgi_handler() -> Any:
     return make_lambda_handler(create_app(service.settings, service), binary_support=True)
 
 
+@flushes_metrics(_metrics)
 def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result: dict[str, Any] = _wsgi_handler()(event, context)
     return result
 
 
+@flushes_metrics(_metrics)
 def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS batches answer `batchItemFailures` with only the messages to retry; a message held back by
     pacing comes back after its wait (ChangeMessageVisibility) instead of burning receives. Other
@@ -94,6 +103,7 @@ def _delay_messages(event: dict[str, Any], delays: dict[str, float | None]) -> N
     )
 
 
+@flushes_metrics(_metrics)
 def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     service = _service()
     settings = service.settings

@@ -1,7 +1,8 @@
 """The one place that builds the service: settings, logging, adapters, use cases.
 
 The Flask factory, the Lambda handlers and the CLI all call `build()`. Tests call it with in-memory
-adapters (`objects=`, `ocr=`) or let it build the real ones pointed at local servers.
+adapters (`objects=`, `ocr=`) or let it build the real ones pointed at local servers. Each entry point names
+where its metrics go (`metrics=`): Prometheus under gunicorn, CloudWatch EMF on Lambda, nowhere for the CLI.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from service.adapters.s3 import build_state_stores
 from service.adapters.s3.bucket import StateBucket
@@ -17,6 +19,7 @@ from service.adapters.s3.pacing import SharedPacer
 from service.core.keys import KeyPolicy
 from service.core.rules import Rules, load_rules
 from service.logs import configure_logging
+from service.observability import MetricsRecorder, MetricsSink
 from service.ports import Clock, ObjectStore, Ocr, Pacer, StateStores
 from service.review.hooks import ReviewHooks
 from service.settings import Settings, load_settings
@@ -24,8 +27,12 @@ from service.usecases.complete import CompleteConfig, CompleteFile
 from service.usecases.intake import Intake
 from service.usecases.quarantine import Quarantiner
 from service.usecases.recover import Recovery, RecoveryConfig
-from service.usecases.status import StatusReport, status_report
+from service.usecases.status import PendingFigures, StatusReport, publish_gauges, status_report
 from service.usecases.submit import SubmitConfig, SubmitDocument
+
+# Where metrics go: "prometheus" (gunicorn: GET /metrics), "emf" (Lambda: CloudWatch embedded metric format
+# on stdout, flushed per invocation), "none" (CLI); or a sink of the caller's (tests).
+MetricsChoice = Literal["none", "prometheus", "emf"] | MetricsSink
 
 
 def utc_now() -> datetime:
@@ -51,10 +58,20 @@ class Service:
     # The review console's side of completion, quarantine and reconcile (service/review/hooks.py); its
     # pages are served by `service.review.views.register_review` when REVIEW_ENABLED.
     review: ReviewHooks
+    metrics: MetricsRecorder
     clock: Clock = field(default=utc_now)
 
     def status(self) -> StatusReport:
-        return status_report(self.stores, self.pacer, [self.settings.nanonets_model_id], self.clock)
+        """The report `nanonets-ingest status` prints; its gauges are published on the way."""
+        return status_report(
+            self.stores, self.pacer, [self.settings.nanonets_model_id], self.clock, self.metrics
+        )
+
+    def publish_gauges(self) -> PendingFigures:
+        """Refresh the pending and pacing gauges (what `status` shows of them) before a scrape."""
+        return publish_gauges(
+            self.stores.ledger, self.pacer, [self.settings.nanonets_model_id], self.clock, self.metrics
+        )
 
 
 def configure_service_logging(settings: Settings, level: str | None = None) -> None:
@@ -71,16 +88,21 @@ def build(
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     record_wait_seconds: float | None = None,
+    metrics: MetricsChoice = "none",
 ) -> Service:
     settings = settings or load_settings()
+    recorder = metrics_recorder(metrics, settings)
     if objects is None:
         from service.adapters.s3.objects import S3ObjectStore, build_s3_client
 
         objects = S3ObjectStore(build_s3_client(settings.aws_endpoint_url, settings.aws_default_region))
     if ocr is None:
         from service.adapters.nanonets import NanonetsClient
+        from service.observability.nanonets_calls import call_counter
 
-        ocr = NanonetsClient.from_settings(settings)
+        client = NanonetsClient.from_settings(settings)
+        client.add_response_hook(call_counter(recorder))
+        ocr = client
     stores = build_state_stores(
         objects,
         state_bucket=settings.state_bucket_name,
@@ -101,7 +123,7 @@ def build(
     policy = KeyPolicy.from_settings(settings)
     # Built whether or not the console is served: its edits are laid over every output either way.
     review = ReviewHooks.build(settings, objects, stores, ocr, rules, clock)
-    quarantine = Quarantiner(stores.quarantine, clock, review)
+    quarantine = Quarantiner(stores.quarantine, clock, review, recorder)
     submit = SubmitDocument(
         stores,
         ocr,
@@ -114,6 +136,7 @@ def build(
         ),
         quarantine,
         clock,
+        recorder,
     )
     complete_config = CompleteConfig(
         verify_by_fetch=settings.verify_by_fetch,
@@ -125,7 +148,16 @@ def build(
             **{**vars(complete_config), "record_wait_seconds": record_wait_seconds}
         )
     complete = CompleteFile(
-        stores, ocr, submit, rules, complete_config, quarantine, clock, decisions=review, attention=review
+        stores,
+        ocr,
+        submit,
+        rules,
+        complete_config,
+        quarantine,
+        clock,
+        decisions=review,
+        attention=review,
+        metrics=recorder,
     )
     intake = Intake(submit, quarantine, stores.raw, settings.sns_extra_subscribe_hosts)
     recovery = Recovery(
@@ -135,11 +167,15 @@ def build(
         intake,
         quarantine,
         policy,
+        pacer,
         RecoveryConfig(
-            max_pending_seconds=settings.max_pending_seconds, claim_stale_seconds=settings.claim_stale_seconds
+            max_pending_seconds=settings.max_pending_seconds,
+            claim_stale_seconds=settings.claim_stale_seconds,
+            model_ids=(settings.nanonets_model_id,),
         ),
         clock,
         review,
+        recorder,
     )
     return Service(
         settings=settings,
@@ -155,5 +191,21 @@ def build(
         intake=intake,
         recovery=recovery,
         review=review,
+        metrics=recorder,
         clock=clock,
     )
+
+
+def metrics_recorder(choice: MetricsChoice, settings: Settings) -> MetricsRecorder:
+    """Sinks are imported only where they are used: prometheus-client costs Lambda ~40 ms of cold start."""
+    if not isinstance(choice, str):
+        return MetricsRecorder(choice)
+    if choice == "prometheus":
+        from service.observability.prometheus import PrometheusSink
+
+        return MetricsRecorder(PrometheusSink(settings.prometheus_multiproc_dir))
+    if choice == "emf":
+        from service.observability.emf import EmfSink
+
+        return MetricsRecorder(EmfSink())
+    return MetricsRecorder()

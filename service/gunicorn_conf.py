@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+from typing import Any
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
@@ -57,3 +58,23 @@ def post_worker_init(worker: object) -> None:
     as long as the worker. Freeze it out of the garbage collector's way, so the full collections a large
     webhook's allocations trigger stop walking it (make bench: -22 % worker CPU on 100-page webhooks)."""
     gc.freeze()
+
+
+def on_starting(server: object) -> None:
+    """Before any worker exists: one directory for every worker's metric samples (docs/OPERATING.md).
+    Not with preload_app: the app, and prometheus-client with it, would be imported before this runs."""
+    from service.observability.multiprocess import start_multiprocess_mode
+
+    start_multiprocess_mode(os.environ)
+
+
+def child_exit(server: object, worker: Any) -> None:
+    from service.observability.multiprocess import mark_worker_dead
+
+    mark_worker_dead(worker.pid, os.environ)
+
+
+def on_exit(server: object) -> None:
+    from service.observability.multiprocess import remove_created_dir
+
+    remove_created_dir(os.environ)

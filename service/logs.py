@@ -2,17 +2,80 @@
 
 python-json-logger does the formatting (a maintained library rather than a hand-made formatter); any
 `extra={...}` given to a log call becomes a key of the line (request_file_id, bucket, key, duration_ms ...).
+
+Correlation: `log_context(**ids)` names the document being handled (bucket, key, version_token,
+request_file_id, route, submitted_at) for everything logged inside it, in this thread or task only
+(contextvars); nested contexts merge. `log_state_change(event, **fields)` writes the one line a state
+change gets, with the seconds elapsed since the document's submission when the context knows it.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from types import MappingProxyType
 
 from pythonjsonlogger.json import JsonFormatter
 
 _HANDLER_NAME = "nanonets-ingest-json"
+
+_CONTEXT: ContextVar[Mapping[str, object]] = ContextVar(
+    "nanonets_ingest_log_context", default=MappingProxyType({})
+)
+_STATE_LOG = logging.getLogger("service.state")
+
+
+@contextmanager
+def log_context(**ids: object) -> Iterator[None]:
+    """Add `ids` (None values left out) to every line logged inside the block; inner values win."""
+    merged = {**_CONTEXT.get(), **{name: value for name, value in ids.items() if value is not None}}
+    token = _CONTEXT.set(MappingProxyType(merged))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def current_log_context() -> Mapping[str, object]:
+    return _CONTEXT.get()
+
+
+class LogContextFilter(logging.Filter):
+    """Copy the current log context onto each record; a value given by the call itself wins."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _CONTEXT.get().items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+def log_state_change(
+    event: str, *, at: datetime | None = None, level: int = logging.INFO, **fields: object
+) -> None:
+    """One line per state change of a document (`submitted`, `output_written`, `quarantined` ...), with the
+    seconds from its submission to `at` (the caller's clock; now by default) when the context knows it."""
+    fields = {name: value for name, value in fields.items() if value is not None}
+    elapsed = _seconds_since_submission(at or datetime.now(UTC))
+    if elapsed is not None:
+        fields["elapsed_seconds"] = elapsed
+    _STATE_LOG.log(level, event, extra={"event": event, **fields})
+
+
+def _seconds_since_submission(now: datetime) -> float | None:
+    submitted_at = _CONTEXT.get().get("submitted_at")
+    if isinstance(submitted_at, str):
+        try:
+            submitted_at = datetime.fromisoformat(submitted_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(submitted_at, datetime) or submitted_at.tzinfo is None:
+        return None
+    return round((now - submitted_at).total_seconds(), 3)
 
 
 class RedactSecrets(logging.Filter):
@@ -56,6 +119,7 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
         )
         root.addHandler(handler)
     handler.filters.clear()
+    handler.addFilter(LogContextFilter())  # before redaction, so context values are redacted too
     handler.addFilter(RedactSecrets(secrets))
     root.setLevel(level.upper())
     # Their request lines would carry ?token=...; ours log the path only.

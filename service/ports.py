@@ -253,3 +253,43 @@ class ReviewPushes(Protocol):
     """Console corrections and approvals that Nanonets did not take yet (REVIEW_PUSH_TO_NANONETS)."""
 
     def retry_pending(self, limit: int) -> PushRetries: ...
+
+
+# ---- metrics ----
+
+# Every document goes the one route until routes (ROUTES_FILE) land; metrics and log lines name it already.
+DEFAULT_ROUTE = "default"
+
+
+class Metrics(Protocol):
+    """What the use cases report, in their words. Which system publishes it (Prometheus under gunicorn,
+    CloudWatch EMF on Lambda, nothing for the CLI) is the adapter's business (`service.observability`).
+    Reporting never fails a document: an implementation keeps its own errors."""
+
+    def document_submitted(self, *, route: str = DEFAULT_ROUTE) -> None: ...
+
+    def document_completed(self, validation: str, review: str, *, route: str = DEFAULT_ROUTE) -> None:
+        """The first output of a submission was written (a later review change writes again, uncounted)."""
+        ...
+
+    def submission_to_output_seconds(self, seconds: float, *, route: str = DEFAULT_ROUTE) -> None: ...
+
+    def document_superseded(self, *, route: str = DEFAULT_ROUTE) -> None: ...
+
+    def document_quarantined(self, reason: str, *, route: str = DEFAULT_ROUTE) -> None: ...
+
+    def pacing_wait(self, seconds: float, hold: str, *, route: str = DEFAULT_ROUTE) -> None:
+        """A document was held back for `seconds` by `hold` (`rate`, `cooldown` after a 429, `quota` 402)."""
+        ...
+
+    def quota_stopped(self, stopped: bool, *, route: str = DEFAULT_ROUTE) -> None:
+        """Whether submissions are stopped by a 402 (as `status` says), as seen just now."""
+        ...
+
+    def pending(
+        self, count: int, oldest_age_seconds: float | None, *, route: str = DEFAULT_ROUTE
+    ) -> None: ...
+
+    def pacing(self, snapshot: PacingSnapshot, *, route: str = DEFAULT_ROUTE) -> None:
+        """The pacing figures `status` shows: backlog, 429 pause left, 402 stop."""
+        ...

@@ -109,6 +109,10 @@ class Settings(NanonetsSettings):
     session_secret: SecretStr | None = None
     # Push console corrections and approvals to Nanonets (UpdateFile + approve), so the model learns.
     review_push_to_nanonets: bool = False
+    # Bearer token for GET /metrics; unset, the endpoint is open on the service's own port.
+    metrics_token: SecretStr | None = None
+    # prometheus-client's own variable (multiprocess mode); service/gunicorn_conf.py sets it for gunicorn.
+    prometheus_multiproc_dir: str | None = None
     aws_endpoint_url: str | None = None
     aws_default_region: str = "us-east-1"
     log_level: str = "INFO"
@@ -136,7 +140,12 @@ class Settings(NanonetsSettings):
             value += "/"
         return value
 
-    @field_validator("webhook_secret")
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("webhook_secret", "metrics_token")
     @classmethod
     def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 8:

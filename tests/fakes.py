@@ -16,6 +16,7 @@ from typing import Any
 
 from service.errors import NanonetsError, NanonetsNotFound
 from service.models.source import SourceRef, StoredSource
+from service.observability.catalog import MetricSpec
 from service.ports import JSON_CONTENT_TYPE, ListedObject, StoredObject
 
 
@@ -138,3 +139,49 @@ class FakeOcr:
             raise self.fail_next.pop(0)
         self.updated.append((request_file_id, dict(fields)))
         return {"message": "Success"}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    name: str
+    value: float
+    labels: dict[str, str]
+
+
+@dataclass
+class RecordingSink:
+    """A metrics sink that keeps every record, for asserting what the use cases reported."""
+
+    records: list[Recorded] = field(default_factory=list)
+
+    def record(self, spec: MetricSpec, value: float, labels: Mapping[str, str]) -> None:
+        self.records.append(Recorded(spec.name, value, dict(labels)))
+
+    def flush(self) -> None:
+        return None
+
+    def exposition(self) -> None:
+        return None
+
+    def values(self, name: str, **labels: str) -> list[float]:
+        return [
+            r.value
+            for r in self.records
+            if r.name == name and all(r.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    def total(self, name: str, **labels: str) -> float:
+        """A counter's sum (or a histogram's sum of observations) over the records matching `labels`."""
+        return sum(self.values(name, **labels))
+
+    def gauge(self, name: str, **labels: str) -> float | None:
+        """A gauge's last value, None when it was never set."""
+        found = self.values(name, **labels)
+        return found[-1] if found else None
+
+    def by_label(self, name: str, label: str) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        for r in self.records:
+            if r.name == name and label in r.labels:
+                sums[r.labels[label]] = sums.get(r.labels[label], 0.0) + r.value
+        return sums

@@ -7,7 +7,7 @@ The key is the Basic-auth user; it never appears in a log line, an error or a re
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -59,6 +59,12 @@ class NanonetsClient:
 
     def __repr__(self) -> str:
         return f"NanonetsClient(base_url={self._base_url!r}, model_id={self._model_id!r})"
+
+    def add_response_hook(self, hook: Callable[..., None]) -> None:
+        """Call `hook(response)` on every answer of every session (requests' "response" hook), e.g. to
+        count calls by status; the retried attempts are in `response.raw.retries.history`."""
+        for session in (self._session, self._submit_session):
+            session.hooks["response"].append(hook)
 
     # ---- transport ----
 

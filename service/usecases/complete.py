@@ -18,11 +18,13 @@ from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload, parse_retrieval
 from service.core.rules import Rules
 from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
+from service.logs import log_context, log_state_change
 from service.models.document import NormalizedDocument, Review
 from service.models.ledger import LedgerRecord, QuarantineKind, SubmissionClaim
 from service.models.nanonets import FilePrediction
 from service.models.source import SourceRef
-from service.ports import AttentionQueue, Clock, Ocr, ReviewDecisions, StateStores
+from service.ports import DEFAULT_ROUTE, AttentionQueue, Clock, Metrics, Ocr, ReviewDecisions, StateStores
+from service.usecases.correlation import record_context
 from service.usecases.outcomes import FileOutcome, WebhookResult
 from service.usecases.quarantine import Quarantiner, unknown_file_quarantine_id
 from service.usecases.submit import SubmitDocument
@@ -56,6 +58,7 @@ class CompleteFile:
         *,
         decisions: ReviewDecisions,
         attention: AttentionQueue,
+        metrics: Metrics,
     ) -> None:
         self._stores = stores
         self._ocr = ocr
@@ -66,6 +69,7 @@ class CompleteFile:
         self._clock = clock
         self._decisions = decisions  # the review console's edits and decisions, laid over every output
         self._attention = attention  # the console's queue of documents that need a person
+        self._metrics = metrics
 
     # ---- entry: a webhook body ----
 
@@ -96,6 +100,10 @@ class CompleteFile:
     # ---- the use case ----
 
     def complete(self, prediction: FilePrediction, raw_key: str, *, fetched: bool = False) -> FileOutcome:
+        with log_context(request_file_id=prediction.request_file_id, route=DEFAULT_ROUTE):
+            return self._complete(prediction, raw_key, fetched=fetched)
+
+    def _complete(self, prediction: FilePrediction, raw_key: str, *, fetched: bool) -> FileOutcome:
         file_id = prediction.request_file_id
         if not prediction.ready:
             return _deferred(file_id)
@@ -107,9 +115,10 @@ class CompleteFile:
         record = self._stores.ledger.get(file_id) or self._wait_for_record(prediction)
         if record is None:
             return self._quarantine_unknown(prediction, raw_key)
-        if self._is_superseded(record):
-            return self._mark_superseded(record, raw_key)
-        return self._write_output(record, prediction, raw_key)
+        with record_context(record):
+            if self._is_superseded(record):
+                return self._mark_superseded(record, raw_key)
+            return self._write_output(record, prediction, raw_key)
 
     def _wait_for_record(self, prediction: FilePrediction) -> LedgerRecord | None:
         """A webhook can overtake the write of its own submission record; wait briefly for it, but only
@@ -150,10 +159,8 @@ class CompleteFile:
         if claim is None or claim.request_file_id is not None:
             return self._stores.ledger.get(file_id)
         record = self._submit.record_submission(claim, file_id)
-        log.warning(
-            "adopted a submission whose worker died before recording it",
-            extra={"request_file_id": file_id, "bucket": claim.source.bucket, "key": claim.source.key},
-        )
+        with record_context(record):
+            log_state_change("adopted", level=logging.WARNING, why="its worker died before recording it")
         return record
 
     def _quarantine_unknown(self, prediction: FilePrediction, raw_key: str) -> FileOutcome:
@@ -181,16 +188,19 @@ class CompleteFile:
     def _mark_superseded(self, record: LedgerRecord, raw_key: str) -> FileOutcome:
         reason = "the source object was overwritten by newer content; its own submission wins"
         if record.status != "superseded":
+            now = self._clock()
             updated = record.model_copy(
                 update={
                     "status": "superseded",
                     "reason": reason,
-                    "updated_at": self._clock(),
+                    "updated_at": now,
                     "raw_keys": _with(record.raw_keys, raw_key),
                 }
             )
             self._stores.ledger.put(updated, previous_status=record.status)
             self._attention.superseded(updated)
+            self._metrics.document_superseded()
+            log_state_change("superseded", at=now, reason=reason)
         return FileOutcome(request_file_id=record.request_file_id, outcome="superseded", reason=reason)
 
     def _write_output(self, record: LedgerRecord, prediction: FilePrediction, raw_key: str) -> FileOutcome:
@@ -236,17 +246,16 @@ class CompleteFile:
         self._attention.document_written(updated, document)
         if not wrote:
             return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
-        log.info(
-            "output written",
-            extra={
-                "request_file_id": record.request_file_id,
-                "bucket": record.source.bucket,
-                "key": record.source.key,
-                "output_key": record.output_key,
-                "review": document.review,
-                "validation": document.validation.status,
-            },
+        log_state_change(
+            "output_written",
+            at=now,
+            output_key=record.output_key,
+            review=document.review,
+            validation=document.validation.status,
         )
+        if record.status != "done":  # the submission's first output (a review change writes again)
+            self._metrics.document_completed(document.validation.status, document.review)
+            self._metrics.submission_to_output_seconds((now - record.submitted_at).total_seconds())
         return outcome.model_copy(update={"outcome": "written"})
 
     def _put_output_once(

@@ -7,18 +7,18 @@ import logging
 import time
 from datetime import datetime
 
+from service.logs import log_state_change
 from service.models.ledger import QuarantineKind, QuarantineRecord
 from service.models.source import SourceRef
-from service.ports import AttentionQueue, Clock, Quarantine
-
-log = logging.getLogger(__name__)
+from service.ports import AttentionQueue, Clock, Metrics, Quarantine
 
 
 class Quarantiner:
-    def __init__(self, store: Quarantine, clock: Clock, attention: AttentionQueue) -> None:
+    def __init__(self, store: Quarantine, clock: Clock, attention: AttentionQueue, metrics: Metrics) -> None:
         self.store = store
         self._clock = clock
         self._attention = attention  # a submission of ours that failed goes to the review console's queue
+        self._metrics = metrics
 
     def put(
         self,
@@ -47,9 +47,14 @@ class Quarantiner:
         self.store.put(record)
         if request_file_id is not None:
             self._attention.quarantined(record)
-        log.warning(
+        self._metrics.document_quarantined(code)
+        log_state_change(
             "quarantined",
-            extra={"quarantine_id": record.id, "code": code, "request_file_id": request_file_id},
+            at=now,
+            level=logging.WARNING,
+            quarantine_id=record.id,
+            code=code,
+            request_file_id=request_file_id,
         )
         return record
 

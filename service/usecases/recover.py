@@ -16,13 +16,16 @@ from pydantic import BaseModel, Field
 from service.core.keys import KeyPolicy, skip_reason
 from service.core.pacing import TokenBucket
 from service.errors import NanonetsError, NanonetsNotFound, PayloadRejected
+from service.logs import log_state_change
 from service.models.ledger import LedgerRecord
 from service.models.source import SourceRef
-from service.ports import Clock, ReviewPushes, StateStores
+from service.ports import Clock, Metrics, Pacer, ReviewPushes, StateStores
 from service.usecases.complete import CompleteFile, decode_json
+from service.usecases.correlation import record_context
 from service.usecases.intake import Intake
 from service.usecases.outcomes import FileOutcomeKind
 from service.usecases.quarantine import Quarantiner, failed_file_quarantine_id
+from service.usecases.status import publish_gauges
 from service.usecases.submit import SubmitDocument
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class RetryResult(BaseModel):
 class RecoveryConfig:
     max_pending_seconds: int
     claim_stale_seconds: int
+    model_ids: tuple[str, ...] = ()  # whose pacing a reconcile run reports
 
 
 class Recovery:
@@ -101,9 +105,11 @@ class Recovery:
         intake: Intake,
         quarantine: Quarantiner,
         policy: KeyPolicy,
+        pacer: Pacer,
         config: RecoveryConfig,
         clock: Clock,
         pushes: ReviewPushes,
+        metrics: Metrics,
     ) -> None:
         self._pushes = pushes
         self._stores = stores
@@ -112,8 +118,10 @@ class Recovery:
         self._intake = intake
         self._quarantine = quarantine
         self._policy = policy
+        self._pacer = pacer
         self._config = config
         self._clock = clock
+        self._metrics = metrics
 
     # ================= reconcile =================
 
@@ -132,10 +140,14 @@ class Recovery:
                 if record is not None:  # a crash between two writes: put the index right
                     ledger.put(record, previous_status="pending")
                 continue
-            self._reconcile_one(record, now, summary)
+            with record_context(record):
+                self._reconcile_one(record, now, summary)
         self._sweep_orphaned_claims(now, summary, limit)
         pushed = self._pushes.retry_pending(limit)
         summary.review_pushes_sent, summary.review_pushes_failed = pushed.sent, pushed.failed
+        # What is left pending, and pacing, as `status` shows them: on Lambda, the scheduled run is what
+        # keeps these gauges (and the alarms reading them) current.
+        publish_gauges(ledger, self._pacer, self._config.model_ids, self._clock, self._metrics)
         log.info("reconcile finished", extra=summary.model_dump())
         return summary
 
@@ -186,10 +198,10 @@ class Recovery:
         summary.still_pending += 1
 
     def _fail(self, record: LedgerRecord, code: str, reason: str) -> None:
-        updated = record.model_copy(
-            update={"status": "failed", "reason": reason, "updated_at": self._clock()}
-        )
+        now = self._clock()
+        updated = record.model_copy(update={"status": "failed", "reason": reason, "updated_at": now})
         self._stores.ledger.put(updated, previous_status=record.status)
+        log_state_change("failed", at=now, level=logging.WARNING, code=code)
         self._quarantine.put(
             kind="submission",
             code=code,

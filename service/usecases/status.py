@@ -1,15 +1,17 @@
 """Status: counts by state, the oldest pending submission, the last webhook, and pacing (backlog, 429
-pause, 402 stop) per model."""
+pause, 402 stop) per model. The same figures are published as metrics (docs/OPERATING.md): `status` and
+reconcile publish them as they compute them, and a scrape asks `publish_gauges` for the cheap ones."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from service.models.ledger import LEDGER_STATUSES
-from service.ports import Clock, Pacer, StateStores
+from service.ports import Clock, Ledger, Metrics, Pacer, PacingSnapshot, StateStores
 
 
 class PacingStatus(BaseModel):
@@ -31,28 +33,66 @@ class StatusReport(BaseModel):
     last_webhook_at: datetime | None
     pacing: list[PacingStatus]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def quota_stopped(self) -> bool:
+        """Submissions are stopped by a Nanonets 402 (metric `pacing_quota_stopped`)."""
         return any(p.quota_stopped_since is not None for p in self.pacing)
 
 
-def status_report(stores: StateStores, pacer: Pacer, model_ids: Sequence[str], clock: Clock) -> StatusReport:
+@dataclass(frozen=True)
+class PendingFigures:
+    """`documents_pending` and `oldest_pending_age_seconds` (None: nothing pending)."""
+
+    count: int
+    oldest_age_seconds: float | None
+
+
+def pending_figures(ledger: Ledger, now: datetime) -> PendingFigures:
+    """From the ledger's pending index alone: O(pending), cheap enough for every scrape."""
+    count, oldest = 0, None
+    for entry in ledger.entries("pending"):
+        count += 1
+        oldest = entry.marked_at if oldest is None else min(oldest, entry.marked_at)
+    age = round((now - oldest).total_seconds(), 1) if oldest is not None else None
+    return PendingFigures(count=count, oldest_age_seconds=age)
+
+
+def status_report(
+    stores: StateStores, pacer: Pacer, model_ids: Sequence[str], clock: Clock, metrics: Metrics
+) -> StatusReport:
     now = clock()
-    counts: dict[str, int] = {}
-    oldest: datetime | None = None
-    for status in LEDGER_STATUSES:
-        counts[status] = 0
-        for entry in stores.ledger.entries(status):
-            counts[status] += 1
-            if status == "pending" and (oldest is None or entry.marked_at < oldest):
-                oldest = entry.marked_at
+    pending = pending_figures(stores.ledger, now)
+    counts = {
+        status: sum(1 for _ in stores.ledger.entries(status))
+        for status in LEDGER_STATUSES
+        if status != "pending"
+    }
+    snapshots = [pacer.snapshot(model_id) for model_id in model_ids]
+    _publish(metrics, pending, snapshots)
     return StatusReport(
-        pending=counts["pending"],
+        pending=pending.count,
         done=counts["done"],
         failed=counts["failed"],
         superseded=counts["superseded"],
         quarantined=sum(1 for _ in stores.quarantine.ids()),
-        oldest_pending_age_seconds=round((now - oldest).total_seconds(), 1) if oldest else None,
+        oldest_pending_age_seconds=pending.oldest_age_seconds,
         last_webhook_at=stores.raw.last_webhook(),
-        pacing=[PacingStatus(**vars(pacer.snapshot(model_id))) for model_id in model_ids],
+        pacing=[PacingStatus(**vars(snapshot)) for snapshot in snapshots],
     )
+
+
+def publish_gauges(
+    ledger: Ledger, pacer: Pacer, model_ids: Sequence[str], clock: Clock, metrics: Metrics
+) -> PendingFigures:
+    """The figures of `status` that are gauges (pending, oldest pending age, pacing), without counting
+    every finished document: what a scrape refreshes before it answers."""
+    pending = pending_figures(ledger, clock())
+    _publish(metrics, pending, [pacer.snapshot(model_id) for model_id in model_ids])
+    return pending
+
+
+def _publish(metrics: Metrics, pending: PendingFigures, snapshots: Sequence[PacingSnapshot]) -> None:
+    metrics.pending(pending.count, pending.oldest_age_seconds)
+    for snapshot in snapshots:  # one model per deployment until routes land, all on the default route
+        metrics.pacing(snapshot)

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from service.core.keys import KeyPolicy, output_key, skip_reason
 from service.core.pacing import PaceDecision
 from service.errors import NanonetsError, NanonetsQuotaExceeded, NanonetsRateLimited
+from service.logs import log_state_change
 from service.models.ledger import LedgerRecord, SubmissionClaim
 from service.models.source import SourceRef
-from service.ports import Clock, Ocr, Pacer, StateStores
+from service.ports import Clock, Metrics, Ocr, Pacer, StateStores
+from service.usecases.correlation import source_context
 from service.usecases.outcomes import SubmitOutcome
 from service.usecases.quarantine import Quarantiner, submission_quarantine_id
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class SubmitDocument:
         config: SubmitConfig,
         quarantine: Quarantiner,
         clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self._stores = stores
         self._ocr = ocr
@@ -54,6 +55,7 @@ class SubmitDocument:
         self._config = config
         self._quarantine = quarantine
         self._clock = clock
+        self._metrics = metrics
 
     def submit(self, source: SourceRef, size: int | None = None) -> SubmitOutcome:
         """Submit the version the source holds now (its HEAD says what the presigned URL will serve)."""
@@ -78,6 +80,10 @@ class SubmitDocument:
         return self._submit_version(source)
 
     def _submit_version(self, source: SourceRef) -> SubmitOutcome:
+        with source_context(source):
+            return self._claim_and_submit(source)
+
+    def _claim_and_submit(self, source: SourceRef) -> SubmitOutcome:
         claims = self._stores.claims
         claim = SubmissionClaim(source=source, claimed_at=self._clock())
         # Marker before claim: a crash between the two leaves a marker reconcile cleans up, never a claim
@@ -91,7 +97,7 @@ class SubmitDocument:
         pace = self._pacer.acquire(self._config.model_id, ticket=f"{source.digest[:32]}:{source.token}")
         if not pace.granted:
             self._release(source)
-            return _held_back(source, pace)
+            return self._held_back(source, pace)
         try:
             url = self._stores.sources.presign(source, self._config.presign_ttl_seconds)
             request_file_id = self._ocr.submit_url_async(url, submission_metadata(source))
@@ -99,11 +105,8 @@ class SubmitDocument:
             self._release(source)
             return self._refused(source, error)
         self._pacer.accepted(self._config.model_id)
+        self._metrics.quota_stopped(False)  # Nanonets took it: no 402 stop now, whatever there was
         self.record_submission(claim, request_file_id)
-        log.info(
-            "submitted",
-            extra={"bucket": source.bucket, "key": source.key, "request_file_id": request_file_id},
-        )
         return SubmitOutcome(
             status="submitted", bucket=source.bucket, key=source.key, request_file_id=request_file_id
         )
@@ -137,11 +140,11 @@ class SubmitDocument:
         if isinstance(error, NanonetsRateLimited):
             self._pacer.rate_limited(model_id, getattr(error, "retry_after", None))
             pause = self._pacer.snapshot(model_id).cooldown_seconds_left
-            return _held_back(source, PaceDecision(pause, "cooldown"), str(error))
+            return self._held_back(source, PaceDecision(pause, "cooldown"), str(error))
         if isinstance(error, NanonetsQuotaExceeded):
             self._pacer.quota_exceeded(model_id)
             probe = self._pacer.snapshot(model_id).quota_probe_seconds_left
-            return _held_back(source, PaceDecision(probe, "quota"), str(error))
+            return self._held_back(source, PaceDecision(probe, "quota"), str(error))
         self._quarantine.put(
             kind="submission",
             code="submission_failed",
@@ -149,9 +152,7 @@ class SubmitDocument:
             quarantine_id=submission_quarantine_id(source),
             source=source,
         )
-        log.warning(
-            "submission failed", extra={"bucket": source.bucket, "key": source.key, "error": str(error)}
-        )
+        log_state_change("submission_failed", level=logging.WARNING, error=str(error))
         return SubmitOutcome(
             status="failed",
             bucket=source.bucket,
@@ -177,7 +178,20 @@ class SubmitDocument:
         self._stores.claims.replace(done)
         self._stores.claims.clear_submitting(source)
         self._stores.quarantine.delete(submission_quarantine_id(source))
+        self._metrics.document_submitted()
+        with source_context(source, request_file_id=request_file_id, submitted_at=now):
+            log_state_change("submitted", at=now)
         return record
+
+    def _held_back(self, source: SourceRef, pace: PaceDecision, cause: str | None = None) -> SubmitOutcome:
+        """Not submitted now, never quarantined for it: the caller brings the document back after the wait."""
+        outcome = _held_back(source, pace, cause)
+        hold = pace.hold or "rate"
+        self._metrics.pacing_wait(pace.wait_seconds, hold)
+        if hold == "quota":
+            self._metrics.quota_stopped(True)
+        log_state_change("held_back", hold=hold, retry_after=outcome.retry_after)
+        return outcome
 
 
 def submission_metadata(source: SourceRef) -> dict[str, str | None]:

@@ -1,5 +1,5 @@
-"""Flask app factory: the webhook, the S3 event endpoint, health and the OpenAPI document, as blueprints, and
-the review console at /review when REVIEW_ENABLED (service/review/views.py).
+"""Flask app factory: the webhook, the S3 event endpoint, health, metrics and the OpenAPI document, as
+blueprints, and the review console at /review when REVIEW_ENABLED (service/review/views.py).
 
 Verify first, parse second (Stripe's rule): the secret is checked before the body is read, the raw body is
 archived before it is parsed. Errors are mapped to HTTP answers in `web.errors` and nowhere else.
@@ -18,6 +18,7 @@ from service.web.context import SECRET_DIGEST, SERVICE, digest
 from service.web.errors import error_response
 from service.web.events import events
 from service.web.health import health
+from service.web.metrics import TOKEN_DIGEST, count_webhook_answer, metrics
 from service.web.webhooks import webhooks
 
 log = logging.getLogger(__name__)
@@ -28,13 +29,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     settings = settings or (service.settings if service else load_settings())
     secret = settings.require_webhook_secret().get_secret_value()
     configure_service_logging(settings)
-    service = service or build(settings)
+    # Under gunicorn the app builds its own service, scraped at /metrics; Lambda hands in one publishing EMF.
+    service = service or build(settings, metrics="prometheus")
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[SERVICE] = service
     app.extensions[SECRET_DIGEST] = digest(secret)
-    for blueprint in (health, webhooks, events):
+    if settings.metrics_token is not None:
+        app.extensions[TOKEN_DIGEST] = digest(settings.metrics_token.get_secret_value())
+    for blueprint in (health, webhooks, events, metrics):
         app.register_blueprint(blueprint)
     if settings.review_enabled:  # the console at /review (service/review/); imported only when served
         from service.review.views import register_review
@@ -43,6 +47,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.register_error_handler(Exception, error_response)
     app.before_request(_start_timer)
     app.after_request(_log_request)
+    app.after_request(count_webhook_answer)
     return app
 
 

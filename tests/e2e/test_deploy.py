@@ -106,6 +106,59 @@ def test_lambda_package_holds_the_service_and_its_dependencies_not_the_tests(
     )
 
 
+@pytest.mark.timeout(900)
+def test_alarms_and_dashboard_watch_the_metrics_the_service_publishes(serverless_package: Path) -> None:
+    import re
+
+    from service.observability.catalog import CATALOG, CLOUDWATCH_NAMESPACE
+    from service.observability.emf import EXTRA_DIMENSION_SETS
+
+    template = _template(serverless_package)
+    resources = template["Resources"]
+    alarms = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {
+        "DeadLetterQueueNotEmptyAlarm",
+        "OldestPendingTooOldAlarm",
+        "NoWebhookAlarm",
+        "NanonetsCreditExhaustedAlarm",
+        "HttpErrorRateAlarm",
+        "LambdaThrottlesAlarm",
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["AlarmDescription"]
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # no email unless DEPLOY_ALARM_EMAIL
+
+    # Every metric of ours an alarm reads exists, with dimensions the EMF sink publishes.
+    published = {spec.name: spec for spec in CATALOG}
+    metrics = [alarm for alarm in alarms.values() if "MetricName" in alarm]
+    metrics += [
+        m["MetricStat"]["Metric"] for a in alarms.values() for m in a.get("Metrics", []) if "MetricStat" in m
+    ]
+    ours = [m for m in metrics if m["Namespace"] == CLOUDWATCH_NAMESPACE]
+    assert {m["MetricName"] for m in ours} >= {
+        "oldest_pending_age_seconds",
+        "nanonets_calls_total",
+        "pacing_quota_stopped",
+    }
+    for metric in ours:
+        dimensions = tuple(sorted(d["Name"] for d in metric.get("Dimensions", [])))
+        allowed = {
+            (),
+            published[metric["MetricName"]].labels,
+            *EXTRA_DIMENSION_SETS.get(metric["MetricName"], ()),
+        }
+        assert dimensions in allowed, metric
+
+    # The dashboard is JSON once substituted, and shows every metric of the catalogue.
+    body, variables = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "1", body))
+    text = json.dumps(dashboard)
+    assert all(spec.name in text for spec in CATALOG)
+    assert set(re.findall(r"\$\{(\w+)\}", body)) == set(variables)
+
+
 def test_lambda_requirements_match_pyproject() -> None:
     import tomllib
 
@@ -118,7 +171,7 @@ def test_lambda_requirements_match_pyproject() -> None:
         for line in (REPO / "requirements-lambda.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert names(lambda_lines) == names(project) - {"gunicorn", "tqdm"}
+    assert names(lambda_lines) == names(project) - {"gunicorn", "tqdm", "prometheus-client"}
     assert set(lambda_lines) <= set(project)  # the same version ranges
 
 

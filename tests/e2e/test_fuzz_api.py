@@ -29,7 +29,8 @@ CHECKS = ",".join(
 def test_served_spec_is_the_one_in_the_repo(stack: Stack) -> None:
     served = requests.get(stack.service_url + "/openapi.json", timeout=5).json()
     assert served["openapi"].startswith("3.")
-    assert set(served["paths"]) == {"/healthz", "/openapi.json", "/webhooks/nanonets", "/events/s3"}
+    paths = {"/healthz", "/openapi.json", "/metrics", "/webhooks/nanonets", "/events/s3"}
+    assert set(served["paths"]) == paths
 
 
 @pytest.mark.timeout(300)

@@ -10,7 +10,7 @@ from typing import Any
 from service.bootstrap import Service, build
 from service.models.source import SourceRef
 from service.settings import Settings
-from tests.fakes import FakeOcr, InMemoryObjectStore
+from tests.fakes import FakeOcr, InMemoryObjectStore, RecordingSink
 
 INPUT = "in-bucket"
 OUTPUT = "out-bucket"
@@ -42,12 +42,13 @@ class Kit:
     objects: InMemoryObjectStore
     ocr: FakeOcr
     clock: Clock
+    metrics: RecordingSink
     settings: dict[str, Any] = field(default_factory=dict)
 
     def rebuild(self, **changes: Any) -> Service:
         """Another service (another worker, or a deployment with other settings) on the same S3, Nanonets
         and clock."""
-        return _build({**self.settings, **changes}, self.objects, self.ocr, self.clock)
+        return _build({**self.settings, **changes}, self.objects, self.ocr, self.clock, self.metrics)
 
     def drop(self, key: str, body: bytes = b"%PDF-1.4 a receipt") -> SourceRef:
         self.objects.put(INPUT, key, body)
@@ -70,11 +71,14 @@ def make_kit(**settings: Any) -> Kit:
     clock = Clock()
     objects = InMemoryObjectStore(clock=clock)
     ocr = FakeOcr()
-    service = _build(settings, objects, ocr, clock)
-    return Kit(service=service, objects=objects, ocr=ocr, clock=clock, settings=settings)
+    metrics = RecordingSink()
+    service = _build(settings, objects, ocr, clock, metrics)
+    return Kit(service=service, objects=objects, ocr=ocr, clock=clock, metrics=metrics, settings=settings)
 
 
-def _build(settings: dict[str, Any], objects: InMemoryObjectStore, ocr: FakeOcr, clock: Clock) -> Service:
+def _build(
+    settings: dict[str, Any], objects: InMemoryObjectStore, ocr: FakeOcr, clock: Clock, metrics: RecordingSink
+) -> Service:
     values: dict[str, Any] = {
         "nanonets_api_key": "test-key",
         "nanonets_model_id": "model-1",
@@ -90,6 +94,7 @@ def _build(settings: dict[str, Any], objects: InMemoryObjectStore, ocr: FakeOcr,
         wall_clock=clock.epoch,
         sleep=clock.sleep,
         record_wait_seconds=0.05,
+        metrics=metrics,
     )
 
 

@@ -1,0 +1,233 @@
+"""Log context, state-change lines, the EMF encoder, Nanonets call labels, the multiprocess directory."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from service.logs import LogContextFilter, RedactSecrets, log_context, log_state_change
+from service.observability import MetricsRecorder
+from service.observability.catalog import CATALOG, DOCUMENTS_SUBMITTED, MetricSpec
+from service.observability.emf import EmfSink
+from service.observability.multiprocess import MULTIPROC_ENV, prepare_multiprocess_dir, remove_created_dir
+from service.observability.nanonets_calls import endpoint_family, status_label
+
+
+class Lines(logging.Handler):
+    """Records as the JSON handler would see them: context added, then secrets redacted."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(LogContextFilter())
+        self.addFilter(RedactSecrets(secrets))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def last(self) -> dict[str, object]:
+        return self.records[-1].__dict__
+
+
+@pytest.fixture()
+def lines() -> Iterator[Lines]:
+    handler = Lines(secrets=("super-secret-value",))
+    logger = logging.getLogger("test.observability")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    state = logging.getLogger("service.state")
+    state.addHandler(handler)
+    state.setLevel(logging.INFO)
+    yield handler
+    state.removeHandler(handler)
+
+
+log = logging.getLogger("test.observability")
+
+
+def test_nested_contexts_merge_and_the_inner_value_wins(lines: Lines) -> None:
+    with log_context(bucket="in", key="a.pdf", route=None):
+        with log_context(request_file_id="f-1", key="b.pdf"):
+            log.info("inner")
+            inner = lines.last()
+        log.info("outer")
+        outer = lines.last()
+    log.info("outside")
+    assert (inner["bucket"], inner["key"], inner["request_file_id"]) == ("in", "b.pdf", "f-1")
+    assert (outer["key"], "request_file_id" in outer) == ("a.pdf", False)
+    assert "route" not in outer  # None values are left out
+    assert "bucket" not in lines.last()
+
+
+def test_a_value_given_by_the_call_wins_over_the_context(lines: Lines) -> None:
+    with log_context(key="from-context"):
+        log.info("explicit", extra={"key": "from-call"})
+    assert lines.last()["key"] == "from-call"
+
+
+def test_context_does_not_leak_into_another_thread(lines: Lines) -> None:
+    seen: list[dict[str, object]] = []
+
+    def other() -> None:
+        log.info("other thread")
+        seen.append(dict(lines.last()))
+
+    with log_context(key="mine.pdf"):
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert "key" not in seen[0]
+
+
+def test_secrets_in_context_values_are_redacted(lines: Lines) -> None:
+    with log_context(key="incoming/super-secret-value.pdf"):
+        log.info("line")
+    assert lines.last()["key"] == "incoming/***.pdf"
+
+
+def test_state_change_line_has_elapsed_seconds_when_submission_is_known(lines: Lines) -> None:
+    submitted = (datetime.now(UTC) - timedelta(seconds=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with log_context(request_file_id="f-1", submitted_at=submitted):
+        log_state_change("output_written", validation="passed", review=None)
+    line = lines.last()
+    assert (line["event"], line["validation"], line["request_file_id"]) == ("output_written", "passed", "f-1")
+    assert 89 <= float(str(line["elapsed_seconds"])) < 3600
+    assert "review" not in line
+    log_state_change("submitted")
+    assert "elapsed_seconds" not in lines.last()
+
+
+@pytest.mark.parametrize(
+    ("url", "family"),
+    [
+        ("https://app.nanonets.com/api/v2/OCR/Model/m-1/LabelUrls/?async=true", "predict"),
+        ("http://127.0.0.1:9/api/v2/OCR/Model/m-1/LabelFile/Async/", "predict"),
+        ("http://h/api/v2/Inferences/Model/m-1/InferenceRequestFiles/GetPredictions/f-1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/InferenceRequest/f-1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/InferenceRequest/f-1/page/p-1", "inference"),
+        ("http://h/api/v2/OCR/Model/m-1/getFile/f-1/", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences/p-1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences?start_day_interval=1", "inference"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences/Verify/f-1", "approve"),
+        ("http://h/api/v2/Inferences/Model/m-1/ImageLevelInferences/UnVerify/f-1", "approve"),
+        ("http://h/api/v2/OCR/Model/m-1/ApproveFile/f-1/", "approve"),
+        ("http://h/api/v2/ObjectDetection/Model/m-1/RetryPrediction", "retry"),
+        ("http://h/api/v2/OCR/Model/m-1/Train/", "train"),
+        ("http://h/api/v2/somewhere/else", "other"),
+    ],
+)
+def test_nanonets_urls_map_to_a_bounded_endpoint_family(url: str, family: str) -> None:
+    assert endpoint_family(url) == family
+
+
+def test_statuses_that_matter_alone_keep_their_number() -> None:
+    labels = [status_label(code) for code in (200, 201, 402, 429, 404, 500, 503, None)]
+    assert labels == ["2xx", "2xx", "402", "429", "4xx", "5xx", "5xx", "connection_error"]
+
+
+def emf_lines(metrics: MetricsRecorder, stream: io.StringIO) -> list[dict[str, object]]:
+    metrics.flush()
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_emf_sums_counters_keeps_the_last_gauge_and_splits_label_values() -> None:
+    stream = io.StringIO()
+    metrics = MetricsRecorder(EmfSink(stream=stream, clock=lambda: 1_700_000_000.5))
+    metrics.document_submitted()
+    metrics.document_submitted()
+    metrics.pending(5, 10.0)
+    metrics.pending(3, 7.5)
+    metrics.webhook_received("processed")
+    metrics.webhook_received("unauthorized")
+    blobs = emf_lines(metrics, stream)
+
+    by_route = next(b for b in blobs if "documents_submitted_total" in b)
+    assert by_route["documents_submitted_total"] == 2
+    assert (by_route["documents_pending"], by_route["oldest_pending_age_seconds"]) == (3, 7.5)
+    assert by_route["_aws"] == {
+        "Timestamp": 1_700_000_000_500,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": "NanonetsIngest",
+                "Dimensions": [["route"], []],
+                "Metrics": [
+                    {"Name": "documents_submitted_total", "Unit": "Count"},
+                    {"Name": "documents_pending", "Unit": "Count"},
+                    {"Name": "oldest_pending_age_seconds", "Unit": "Seconds"},
+                ],
+            }
+        ],
+    }
+    outcomes = sorted(str(b["outcome"]) for b in blobs if "webhooks_received_total" in b)
+    assert outcomes == ["processed", "unauthorized"]
+    assert emf_lines(metrics, io.StringIO()) == []  # a flush empties the buffer
+
+
+def test_emf_splits_more_than_100_values_of_one_metric() -> None:
+    stream = io.StringIO()
+    metrics = MetricsRecorder(EmfSink(stream=stream))
+    for seconds in range(250):
+        metrics.submission_to_output_seconds(float(seconds))
+    blobs = emf_lines(metrics, stream)
+    sizes = [len(b["submission_to_output_seconds"]) for b in blobs]  # type: ignore[arg-type]
+    assert sizes == [100, 100, 50]
+    assert sum(sum(b["submission_to_output_seconds"]) for b in blobs) == sum(range(250))  # type: ignore[arg-type]
+
+
+def test_nanonets_calls_are_also_published_by_status_alone() -> None:
+    stream = io.StringIO()
+    metrics = MetricsRecorder(EmfSink(stream=stream))
+    metrics.nanonets_call("predict", "402")
+    (blob,) = emf_lines(metrics, stream)
+    directive = blob["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
+    assert directive["Dimensions"] == [["endpoint", "route", "status"], [], ["status"]]
+    assert (blob["status"], blob["nanonets_calls_total"]) == ("402", 1)
+
+
+class Broken:
+    def record(self, spec: MetricSpec, value: float, labels: Mapping[str, str]) -> None:
+        raise OSError("disk full")
+
+    def flush(self) -> None:
+        raise OSError("disk full")
+
+    def exposition(self) -> None:
+        return None
+
+
+def test_a_failing_sink_never_fails_the_caller() -> None:
+    metrics = MetricsRecorder(Broken())
+    metrics.document_submitted()
+    metrics.flush()
+
+
+def test_catalogue_names_are_unique_and_labelled_by_route() -> None:
+    assert len({spec.name for spec in CATALOG}) == len(CATALOG)
+    assert all(spec.labels[0] == "route" for spec in CATALOG)
+    assert DOCUMENTS_SUBMITTED.name.endswith("_total")
+
+
+def test_gunicorn_gets_a_fresh_directory_and_removes_only_its_own(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    made = prepare_multiprocess_dir(environ)
+    assert environ[MULTIPROC_ENV] == str(made) and made.is_dir()
+    remove_created_dir(environ)
+    assert not made.exists()
+
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"stale")
+    (given / "keep.txt").write_text("not ours")
+    environ = {MULTIPROC_ENV: str(given)}
+    assert prepare_multiprocess_dir(environ) == given
+    assert sorted(p.name for p in given.iterdir()) == ["keep.txt"]
+    remove_created_dir(environ)
+    assert given.is_dir()  # the operator's directory stays
