@@ -86,9 +86,23 @@ def _suffix(key: str) -> str:
 
 def output_key(policy: KeyPolicy, source_key: str) -> str:
     """`incoming/fleet/recibo 1.pdf` → `normalized/fleet/recibo 1.pdf.json`."""
-    if not source_key.startswith(policy.input_prefix):
-        raise ValueError(f"{source_key!r} is not under the input prefix {policy.input_prefix!r}")
-    return policy.output_prefix + source_key[len(policy.input_prefix) :] + ".json"
+    return output_key_under(policy.input_prefix, policy.output_prefix, source_key)
+
+
+def output_key_under(input_prefix: str, output_prefix: str, source_key: str) -> str:
+    """The output key of `source_key`: its path below `input_prefix`, placed under `output_prefix`."""
+    if not source_key.startswith(input_prefix):
+        raise ValueError(f"{source_key!r} is not under the input prefix {input_prefix!r}")
+    return output_prefix + source_key[len(input_prefix) :] + ".json"
+
+
+def prefix_shape(value: str) -> str:
+    """A key prefix as settings and routes hold it: never a leading '/', always a trailing one (or empty)."""
+    if value.startswith("/"):
+        raise ValueError("must not start with '/'")
+    if value and not value.endswith("/"):
+        value += "/"
+    return value
 
 
 def source_token(etag: str | None, version_id: str | None) -> str:
