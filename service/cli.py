@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Imported here so `nanonets-ingest api ...` does not pay for boto3/flask, and vice versa.
-    from service import cli_api, cli_ops
+    from service import cli_api, cli_export, cli_ops
 
     cli_ops.add_commands(commands)
+    cli_export.register(commands)
     cli_api.add_commands(commands)
     return parser
 
