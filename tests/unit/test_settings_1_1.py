@@ -104,3 +104,18 @@ def test_signing_secret_is_hidden_in_the_settings_repr(monkeypatch: pytest.Monke
 def test_malformed_1_1_setting_names_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     message = load_error(monkeypatch, **{**REQUIRED, name: value})
     assert name in message
+
+
+def test_every_1_1_setting_is_documented_in_env_example() -> None:
+    from tests.servers import REPO
+
+    example = (REPO / ".env.example").read_text()
+    for name in (
+        "NANONETS_PAGES_PER_MINUTE",
+        "ROUTES_FILE",
+        "EVENTS_TARGET",
+        "EVENTS_SIGNING_SECRET",
+        "EVENTS_MAX_ATTEMPTS",
+        "ANALYTICS_PREFIX",
+    ):
+        assert f"{name}=" in example, name

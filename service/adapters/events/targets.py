@@ -60,7 +60,7 @@ class Patience:
     backoff_factor: float = 0.5
 
 
-QUICK = Patience(attempts=1, connect_timeout=2.0, read_timeout=5.0)
+QUICK = Patience(attempts=1, connect_timeout=2.0, read_timeout=3.0)
 PATIENT = Patience(attempts=4, connect_timeout=5.0, read_timeout=15.0)
 
 
