@@ -166,7 +166,9 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_child(fmt: str, out: Path, *, directory: Path | None = None, s3_url: str | None = None) -> dict[str, Any]:
+def run_child(
+    fmt: str, out: Path, *, directory: Path | None = None, s3_url: str | None = None
+) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.export_memory", "child", "--format", fmt, "--out", str(out)]
     argv += ["--dir", str(directory)] if directory else ["--s3-url", str(s3_url)]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True)
@@ -191,13 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         return child(args)
 
     work = Path(tempfile.mkdtemp(prefix="export-bench-"))
-    print(f"{'source':<10} {'docs':>7} {'format':<8} {'rows':>8} {'secs':>6} {'base MB':>8} {'peak MB':>8} {'file MB':>8}")
+    headers = ("source", "docs", "format", "rows", "secs", "base MB", "peak MB", "file MB")
+    print("{:<10} {:>7} {:<8} {:>8} {:>6} {:>8} {:>8} {:>8}".format(*headers))
     try:
         for count in (args.documents // 10, args.documents):
             root = work / f"dir-{count}"
             started = time.perf_counter()
             write_directory(root, count)
-            print(f"# wrote {count} documents to a folder in {time.perf_counter() - started:.1f}s", flush=True)
+            print(
+                f"# wrote {count} documents to a folder in {time.perf_counter() - started:.1f}s", flush=True
+            )
             for fmt in FORMATS:
                 _show("folder", count, fmt, run_child(fmt, work / f"out.{fmt}", directory=root))
             shutil.rmtree(root)
@@ -221,7 +226,9 @@ def _moto_section(work: Path, count: int) -> None:
             requests.post(moto.url + "/moto-api/reset", timeout=10)
             started = time.perf_counter()
             write_moto(moto.url, documents)
-            print(f"# wrote {documents} documents to moto in {time.perf_counter() - started:.1f}s", flush=True)
+            print(
+                f"# wrote {documents} documents to moto in {time.perf_counter() - started:.1f}s", flush=True
+            )
             for fmt in FORMATS:
                 _show("moto S3", documents, fmt, run_child(fmt, work / f"out.{fmt}", s3_url=moto.url))
     finally:
