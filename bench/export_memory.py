@@ -2,13 +2,14 @@
 
     .venv/bin/python -m bench.export_memory [--documents 100000] [--moto-documents 2000]
 
-1. A directory stand-in for the analytics bucket (the exporter's `RowsSource` over files laid out exactly
-   as in S3: rows/dt=YYYY-MM-DD/<digest>.jsonl) holding `--documents` documents, each the rows of a real
-   sample (5-8 rows), spread over 30 days. Export in every format from a tenth of them and from all of
-   them, each run in a fresh child process, which reports its peak RSS (ru_maxrss) after imports and at
-   the end. Constant memory means the two peaks match whatever the count.
-2. The real S3 path (boto3 paginated listing, streamed GETs) against moto server with `--moto-documents`
-   and a quarter of them (moto costs ~5 ms of CPU per call here, so 100k objects would take minutes).
+1. A directory stand-in for the analytics bucket (the exporter's `RowsSource`, get and list, over files
+   laid out exactly as in S3: rows/dt=YYYY-MM-DD/<digest>.jsonl) holding `--documents` documents, each
+   the rows of a real sample (4-8 rows), spread over 30 days. Export in every format from a tenth of them
+   and from all of them, each run in a fresh child process, which reports its peak RSS (ru_maxrss) after
+   imports and at the end. Constant memory means the two peaks match whatever the count.
+2. The real S3 path (boto3 paginated listing, one GET per document) against moto server with
+   `--moto-documents` and a quarter of them (moto costs ~5 ms of CPU per call here, so 100k objects would
+   take minutes).
 
 Prints a table; nothing is written outside a temporary folder.
 """
@@ -43,28 +44,35 @@ class Listed:
     key: str
 
 
+@dataclass(frozen=True)
+class Stored:
+    body: bytes
+
+
 class DirectorySource:
-    """`RowsSource` over a folder: keys are paths relative to it, folders end with '/'."""
+    """The exporter's `RowsSource` over a folder laid out like the bucket (keys are relative paths)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def list_folders(self, prefix: str) -> Iterator[str]:
-        for entry in sorted(os.scandir(self.root / prefix), key=lambda e: e.name):
-            if entry.is_dir():
-                yield f"{prefix}{entry.name}/"
+    def get(self, bucket: str, key: str) -> Stored | None:
+        path = self.root / key
+        return Stored(path.read_bytes()) if path.exists() else None
 
-    def list(self, prefix: str, *, start_after: str = "", limit: int | None = None) -> Iterator[Listed]:
-        # os.scandir streams the folder; sorting one day's names (~3k strings) is small and bounded.
-        names = sorted(entry.name for entry in os.scandir(self.root / prefix))
-        for name in names:
-            yield Listed(prefix + name)
+    def list(
+        self, bucket: str, prefix: str, *, start_after: str | None = None, limit: int | None = None
+    ) -> Iterator[Listed]:
+        """Keys in S3's order, one folder's names in memory at a time (as S3 pages are)."""
+        for key in self._keys(prefix):
+            if start_after is None or key > start_after:
+                yield Listed(key)
 
-    def iter_lines(self, key: str) -> Iterator[bytes]:
-        with open(self.root / key, "rb") as stream:
-            for line in stream:
-                if line.strip():
-                    yield line
+    def _keys(self, folder: str) -> Iterator[str]:
+        for name in sorted(entry.name for entry in os.scandir(self.root / folder)):
+            if (self.root / folder / name).is_dir():
+                yield from self._keys(f"{folder}{name}/")
+            else:
+                yield f"{folder}{name}"
 
 
 # ---------------------------------------------------------------- the dataset
@@ -143,15 +151,13 @@ def child(args: argparse.Namespace) -> int:
 
         from service.adapters.s3_objects import S3Objects
 
-        source: Any = S3Objects(
-            boto3.client("s3", endpoint_url=args.s3_url, region_name="us-east-1"), "bench-out"
-        )
+        source: Any = S3Objects(boto3.client("s3", endpoint_url=args.s3_url, region_name="us-east-1"))
     else:
         source = DirectorySource(Path(args.dir))
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     summary = ExportSummary()
-    rows = export_rows(iter_rows(source, "analytics/", summary=summary), args.format, args.out)
+    rows = export_rows(iter_rows(source, "bench-out", "analytics/", summary=summary), args.format, args.out)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = {

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from service.export import FORMATS, ExportSummary, export_rows, import_pyarrow, iter_rows
+
+if TYPE_CHECKING:
+    from service.adapters.s3_objects import ObjectStore
+    from service.settings import Settings
 
 Commands = argparse._SubParsersAction  # a private name, but the only type add_subparsers() has
 
@@ -35,17 +40,29 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
+def _object_store(settings: Settings) -> ObjectStore:
+    # After the issue-12 merge: the S3ObjectStore that service.bootstrap builds.
+    from service.adapters.s3_objects import S3Objects
+    from service.adapters.storage import build_s3_client
+
+    return S3Objects(build_s3_client(settings))
+
+
 def export_command(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         import_pyarrow()  # before settings and S3: the missing extra is the first thing to say
-    from service.adapters.s3_objects import S3Objects
-    from service.adapters.storage import build_s3_client
     from service.settings import load_settings
 
     settings = load_settings()
-    source = S3Objects(build_s3_client(settings), settings.output_bucket)
     summary = ExportSummary()
-    rows = iter_rows(source, settings.analytics_prefix, since=args.since, route=args.route, summary=summary)
+    rows = iter_rows(
+        _object_store(settings),
+        settings.output_bucket,
+        settings.analytics_prefix,
+        since=args.since,
+        route=args.route,
+        summary=summary,
+    )
     written = export_rows(rows, args.format, args.output)
     where = "standard output" if args.output == "-" else args.output
     print(

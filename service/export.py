@@ -1,10 +1,10 @@
 """`nanonets-ingest export`: the analytics dataset (core/analytics.py) as one CSV, JSON Lines or Parquet
 file, for people without Athena.
 
-Streaming, in constant memory whatever the number of documents: partitions and objects are listed a page
-at a time, each object is read line by line, each row is written as it comes (Parquet: in row groups of
-`PARQUET_BATCH_ROWS`). `--since` selects partitions (the day a document was first processed, inclusive);
-`--route` selects rows. The file appears only when the export is complete (written beside it, then
+Streaming, in constant memory whatever the number of documents: objects are listed a page at a time,
+one document's rows object (a few KB) is read at a time, each row is written as it comes (Parquet: in row
+groups of `PARQUET_BATCH_ROWS`). `--since` selects partitions (the day a document was first processed,
+inclusive); `--route` selects rows. The file appears only when the export is complete (written beside it, then
 renamed), so a failed run never leaves half a spreadsheet behind.
 """
 
@@ -18,10 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 from service.core.analytics import COLUMNS, partition_day, rows_prefix
 from service.errors import IngestError, UsageError
+
+if TYPE_CHECKING:
+    from service.adapters.s3_objects import Listed, Stored
 
 Format = Literal["csv", "jsonl", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "parquet")
@@ -32,16 +35,13 @@ Row = dict[str, Any]
 
 
 class RowsSource(Protocol):
-    """Where the dataset lives (adapters.s3_objects.S3Objects on OUTPUT_BUCKET, or a stand-in)."""
+    """Where the dataset lives: the storage port's reads (adapters.s3_objects.ObjectStore), or a stand-in."""
 
-    def list_folders(self, prefix: str) -> Iterator[str]: ...
-    def list(self, prefix: str, *, start_after: str = ..., limit: int | None = ...) -> Iterator[Listed]: ...
-    def iter_lines(self, key: str) -> Iterator[bytes]: ...
+    def get(self, bucket: str, key: str) -> Stored | None: ...
 
-
-class Listed(Protocol):
-    @property
-    def key(self) -> str: ...
+    def list(
+        self, bucket: str, prefix: str, *, start_after: str | None = None, limit: int | None = None
+    ) -> Iterator[Listed]: ...
 
 
 class RowSink(Protocol):
@@ -65,27 +65,40 @@ class ExportSummary:
 
 def iter_rows(
     source: RowsSource,
+    bucket: str,
     analytics_prefix: str,
     *,
     since: date | None = None,
     route: str | None = None,
     summary: ExportSummary | None = None,
 ) -> Iterator[Row]:
-    """Every row of the selected partitions, oldest partition first, in key order within one."""
+    """Every row of the selected partitions, oldest partition first, in key order within one.
+
+    Keys sort by day (`dt=YYYY-MM-DD/`), so `since` is where the listing starts, not a filter: skipped
+    days cost nothing. One document's object (a few KB) is in memory at a time."""
     counts = summary if summary is not None else ExportSummary()
-    for folder in source.list_folders(rows_prefix(analytics_prefix)):
-        day = partition_day(folder)
+    prefix = rows_prefix(analytics_prefix)
+    start_after = f"{prefix}dt={since.isoformat()}" if since else None  # sorts just before that day's keys
+    day_seen: date | None = None
+    for listed in source.list(bucket, prefix, start_after=start_after):
+        day = partition_day(listed.key)
         if day is None or (since is not None and day < since):
-            continue
-        counts.partitions += 1
-        for listed in source.list(folder):
-            counts.documents += 1
-            for number, line in enumerate(source.iter_lines(listed.key), start=1):
-                row = _row(listed.key, number, line)
-                if route is not None and row.get("route") != route:
-                    continue
-                counts.rows += 1
-                yield row
+            continue  # not a rows object of the dataset
+        found = source.get(bucket, listed.key)
+        if found is None:
+            continue  # replaced or deleted since the listing
+        if day != day_seen:
+            counts.partitions += 1
+            day_seen = day
+        counts.documents += 1
+        for number, line in enumerate(found.body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            row = _row(listed.key, number, line)
+            if route is not None and row.get("route") != route:
+                continue
+            counts.rows += 1
+            yield row
 
 
 def _row(key: str, number: int, line: bytes) -> Row:

@@ -100,8 +100,6 @@ class Settings(NanonetsSettings):
     # With AUTO_APPROVE: the confidence every field must reach when the rules file sets no min_confidence.
     auto_approve_min_confidence: float = Field(default=0.8, ge=0, le=1)
     max_pending_seconds: int = Field(default=86400, gt=0)
-    # The model's page budget per minute (Nanonets: 150 for custom models, 75 for instant learning).
-    nanonets_pages_per_minute: int = Field(default=150, gt=0)
     # Routes: prefix -> model and rules (docs/ROUTES_EVENTS_ANALYTICS.md). Unset: one route from
     # NANONETS_MODEL_ID, VALIDATION_RULES, INPUT_PREFIX and OUTPUT_PREFIX.
     routes_file: str | None = None
@@ -119,6 +117,9 @@ class Settings(NanonetsSettings):
     reconcile_batch_limit: int = Field(default=500, gt=0)
     # Hosts whose SNS SubscribeURL may be fetched. Real AWS: sns.<region>.amazonaws.com (always allowed).
     sns_extra_subscribe_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    # The model's page budget per minute, shared by every worker and Lambda instance (CONTRACT 1.1).
+    # Nanonets Pro/Enterprise: 150 (custom models), 75 (instant-learning); pay-as-you-go: 2 after 50 pages.
+    nanonets_pages_per_minute: int = Field(default=150, gt=0)
     aws_endpoint_url: str | None = None
     aws_default_region: str = "us-east-1"
     log_level: str = "INFO"

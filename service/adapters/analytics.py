@@ -16,39 +16,40 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from service.adapters.s3_objects import S3Objects
 from service.core.analytics import document_rows, processing_day, rows_jsonl, rows_key
 from service.core.keys import object_digest
 from service.models.document import NormalizedDocument
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
+    from service.adapters.s3_objects import ObjectStore
     from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NDJSON = "application/x-ndjson"
-
 
 class AnalyticsWriter:
     def __init__(
-        self, outputs: S3Objects, state: S3Objects, *, analytics_prefix: str, state_prefix: str
+        self,
+        objects: ObjectStore,
+        *,
+        output_bucket: str,
+        analytics_prefix: str,
+        state_bucket: str,
+        state_prefix: str,
     ) -> None:
-        self._outputs = outputs
-        self._state = state
+        self._objects = objects
+        self._output_bucket = output_bucket
         self._analytics_prefix = analytics_prefix
+        self._state_bucket = state_bucket
         self._state_prefix = state_prefix
 
     @classmethod
-    def from_settings(cls, settings: Settings, s3: S3Client | None = None) -> AnalyticsWriter:
-        from service.adapters.storage import build_s3_client
-
-        client = s3 or build_s3_client(settings)
+    def from_settings(cls, settings: Settings, objects: ObjectStore) -> AnalyticsWriter:
         return cls(
-            S3Objects(client, settings.output_bucket),
-            S3Objects(client, settings.state_bucket_name),
+            objects,
+            output_bucket=settings.output_bucket,
             analytics_prefix=settings.analytics_prefix,
+            state_bucket=settings.state_bucket_name,
             state_prefix=settings.state_prefix,
         )
 
@@ -57,7 +58,7 @@ class AnalyticsWriter:
         source = document.source
         day = self.first_day(source.bucket, source.key, processing_day(document.processed_at))
         key = rows_key(self._analytics_prefix, day, source.bucket, source.key)
-        self._outputs.put(key, rows_jsonl(document_rows(document, route)), content_type=NDJSON)
+        self._objects.put(self._output_bucket, key, rows_jsonl(document_rows(document, route)))
         log.info(
             "analytics rows written",
             extra={
@@ -72,18 +73,20 @@ class AnalyticsWriter:
     def first_day(self, bucket: str, key: str, today: date) -> date:
         """The partition day of the document: the one remembered, else `today`, remembered from now on."""
         marker = f"{self._state_prefix}analytics/{object_digest(bucket, key)}.json"
-        body = self._state.get(marker)
+        found = self._objects.get(self._state_bucket, marker)
+        body = found.body if found else None
         remembered = _day_of(body)
         if remembered is not None:
             return remembered
         fresh = json.dumps({"dt": today.isoformat()}).encode()
         if body is not None:
             log.warning("unreadable analytics marker replaced", extra={"marker": marker})
-            self._state.put(marker, fresh)
+            self._objects.put(self._state_bucket, marker, fresh)
             return today
-        if self._state.create(marker, fresh):
+        if self._objects.put(self._state_bucket, marker, fresh, if_none_match=True) is not None:
             return today
-        return _day_of(self._state.get(marker)) or today  # another worker created it a moment ago
+        again = self._objects.get(self._state_bucket, marker)  # another worker created it a moment ago
+        return _day_of(again.body if again else None) or today
 
 
 def _day_of(marker: bytes | None) -> date | None:

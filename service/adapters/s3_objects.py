@@ -1,12 +1,17 @@
-"""Objects in one S3 bucket as bytes: the small helper under the event outbox, the analytics writer and
-the exporter. Conditional create (If-None-Match), streaming reads, paginated listings; botocore failures
-that mean "S3 is not there right now" become `StorageUnavailable`, as in adapters/storage.py."""
+"""Keyed bytes in S3 buckets, as the event outbox, the analytics writer and the exporter need them.
+
+`ObjectStore` is the subset of the project's storage port these modules use, with the same signatures as
+`service.ports.ObjectStore` of the issue-12 redesign (get / put with If-None-Match and If-Match / delete /
+list), so that port's `S3ObjectStore` (or its in-memory fake) can be handed in as it is; `S3Objects` is a
+boto3 implementation of the subset for the code that predates it. Botocore failures that mean "S3 is not
+there right now" become `StorageUnavailable`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,6 +25,38 @@ T = TypeVar("T")
 JSON = "application/json"
 
 
+class Stored(Protocol):
+    @property
+    def body(self) -> bytes: ...
+
+
+class Listed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+class ObjectStore(Protocol):
+    def get(self, bucket: str, key: str) -> Stored | None: ...
+
+    def put(
+        self, bucket: str, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str | None:
+        """The new ETag, or None when the condition failed (someone else wrote first)."""
+        ...
+
+    def delete(self, bucket: str, key: str) -> None: ...
+
+    def list(
+        self, bucket: str, prefix: str, *, start_after: str | None = None, limit: int | None = None
+    ) -> Iterator[Listed]: ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    body: bytes
+    etag: str
+
+
 @dataclass(frozen=True)
 class ListedObject:
     key: str
@@ -27,92 +64,72 @@ class ListedObject:
 
 
 class S3Objects:
-    def __init__(self, s3: S3Client, bucket: str) -> None:
+    def __init__(self, s3: S3Client) -> None:
         self._s3 = s3
-        self.bucket = bucket
 
     def __repr__(self) -> str:
-        return f"S3Objects(s3://{self.bucket})"
+        return "S3Objects()"
 
-    def _call(self, what: str, operation: Callable[[], T]) -> T:
+    def get(self, bucket: str, key: str) -> StoredObject | None:
         try:
-            return operation()
-        except ClientError as error:
-            if _status(error) >= 500 or _error_code(error) in {"SlowDown", "ServiceUnavailable"}:
-                raise StorageUnavailable(f"S3 {what} failed: {_error_code(error)}") from error
-            raise
-        except BotoCoreError as error:
-            raise StorageUnavailable(f"S3 {what} failed: {type(error).__name__}") from error
-
-    def put(self, key: str, body: bytes, content_type: str = JSON) -> None:
-        self._call(
-            f"put {key}",
-            lambda: self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type),
-        )
-
-    def create(self, key: str, body: bytes, content_type: str = JSON) -> bool:
-        """Write only if absent; False when the key already exists (one writer wins a race)."""
-        try:
-            self._call(
-                f"create {key}",
-                lambda: self._s3.put_object(
-                    Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
-                ),
-            )
-        except ClientError as error:
-            if _is_precondition_failed(error):
-                return False
-            raise
-        return True
-
-    def get(self, key: str) -> bytes | None:
-        try:
-            response = self._call(f"get {key}", lambda: self._s3.get_object(Bucket=self.bucket, Key=key))
+            response = _guarded(f"get {key}", lambda: self._s3.get_object(Bucket=bucket, Key=key))
         except ClientError as error:
             if _is_not_found(error):
                 return None
             raise
-        return response["Body"].read()
+        body = _guarded(f"read {key}", response["Body"].read)
+        return StoredObject(body=body, etag=str(response.get("ETag", "")))
 
-    def iter_lines(self, key: str) -> Iterator[bytes]:
-        """The object's lines, read in chunks: constant memory whatever its size."""
-        response = self._call(f"get {key}", lambda: self._s3.get_object(Bucket=self.bucket, Key=key))
-        body = response["Body"]
+    def put(
+        self, bucket: str, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str | None:
+        conditions: dict[str, Any] = {}
+        if if_match:
+            conditions["IfMatch"] = if_match
+        elif if_none_match:
+            conditions["IfNoneMatch"] = "*"
         try:
-            for line in body.iter_lines(chunk_size=64 * 1024):
-                if line:
-                    yield line
-        finally:
-            body.close()
+            response = _guarded(
+                f"put {key}",
+                lambda: self._s3.put_object(
+                    Bucket=bucket, Key=key, Body=body, ContentType=JSON, **conditions
+                ),
+            )
+        except ClientError as error:
+            if conditions and (_is_precondition_failed(error) or (if_match and _is_not_found(error))):
+                return None
+            raise
+        return str(response.get("ETag", ""))
 
-    def delete(self, key: str) -> None:
-        self._call(f"delete {key}", lambda: self._s3.delete_object(Bucket=self.bucket, Key=key))
+    def delete(self, bucket: str, key: str) -> None:
+        _guarded(f"delete {key}", lambda: self._s3.delete_object(Bucket=bucket, Key=key))
 
-    def list(self, prefix: str, *, start_after: str = "", limit: int | None = None) -> Iterator[ListedObject]:
+    def list(
+        self, bucket: str, prefix: str, *, start_after: str | None = None, limit: int | None = None
+    ) -> Iterator[ListedObject]:
         """Keys under `prefix` in key order, one page (1,000 keys) in memory at a time."""
         paginator = self._s3.get_paginator("list_objects_v2")
+        extra = {"StartAfter": start_after} if start_after else {}
+        pages = iter(paginator.paginate(Bucket=bucket, Prefix=prefix, **extra))  # type: ignore[arg-type]
         count = 0
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, StartAfter=start_after)
-        for page in self._pages(prefix, pages):
+        while True:
+            try:
+                page = _guarded(f"list {prefix}", lambda: next(pages))
+            except StopIteration:
+                return
             for item in page.get("Contents", []):
                 yield ListedObject(item["Key"], int(item.get("Size", 0)))
                 count += 1
                 if limit is not None and count >= limit:
                     return
 
-    def list_folders(self, prefix: str) -> Iterator[str]:
-        """The 'folders' right under `prefix` (common prefixes with delimiter '/')."""
-        paginator = self._s3.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/")
-        for page in self._pages(prefix, pages):
-            for common in page.get("CommonPrefixes", []):
-                yield common["Prefix"]
 
-    def _pages(self, prefix: str, pages: Iterable[T]) -> Iterator[T]:
-        iterator = iter(pages)
-        while True:
-            try:
-                page = self._call(f"list {prefix}", lambda: next(iterator))
-            except StopIteration:
-                return
-            yield page
+def _guarded(what: str, operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except ClientError as error:
+        if _status(error) >= 500 or _error_code(error) in {"SlowDown", "ServiceUnavailable"}:
+            raise StorageUnavailable(f"S3 {what} failed: {_error_code(error)}") from error
+        raise
+    except BotoCoreError as error:
+        raise StorageUnavailable(f"S3 {what} failed: {type(error).__name__}") from error

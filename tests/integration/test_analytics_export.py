@@ -14,6 +14,7 @@ import pytest
 
 from scripts.make_samples import SAMPLE_DOCUMENTS, webhook_bodies
 from service.adapters.analytics import AnalyticsWriter
+from service.adapters.s3_objects import S3Objects
 from service.cli import main
 from service.core.analytics import COLUMNS
 from service.core.normalize import normalize_file
@@ -75,7 +76,7 @@ def export(*args: str) -> int:
 
 
 def test_rewritten_document_replaces_its_rows_in_its_first_days_partition(env: Settings, s3: Any) -> None:
-    writer = AnalyticsWriter.from_settings(env)
+    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
     document, route = sample_documents(env, "2026-11-24T09:00:00Z")[0]
     first_key = writer.write(document, route)
     approved = document.model_copy(update={"review": "approved", "processed_at": "2026-11-27T10:00:00Z"})
@@ -91,7 +92,7 @@ def test_rewritten_document_replaces_its_rows_in_its_first_days_partition(env: S
 
 
 def test_first_day_is_agreed_through_a_conditional_marker(env: Settings, s3: Any) -> None:
-    writer = AnalyticsWriter.from_settings(env)
+    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
     assert writer.first_day(INPUT_BUCKET, "incoming/x.pdf", date(2026, 1, 2)) == date(2026, 1, 2)
     assert writer.first_day(INPUT_BUCKET, "incoming/x.pdf", date(2026, 3, 4)) == date(2026, 1, 2)
     assert writer.first_day(INPUT_BUCKET, "incoming/y.pdf", date(2026, 3, 4)) == date(2026, 3, 4)
@@ -100,7 +101,7 @@ def test_first_day_is_agreed_through_a_conditional_marker(env: Settings, s3: Any
 
 
 def test_unreadable_marker_is_replaced(env: Settings, s3: Any) -> None:
-    writer = AnalyticsWriter.from_settings(env)
+    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
     writer.first_day(INPUT_BUCKET, "incoming/x.pdf", date(2026, 1, 2))
     [marker] = [
         i["Key"] for i in s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="_state/analytics/")["Contents"]
@@ -114,9 +115,9 @@ def test_unreadable_marker_is_replaced(env: Settings, s3: Any) -> None:
 
 
 @pytest.fixture()
-def dataset(env: Settings) -> list[tuple[NormalizedDocument, str]]:
+def dataset(env: Settings, s3: Any) -> list[tuple[NormalizedDocument, str]]:
     """The samples written on two days: receipts on 2026-11-20, invoices on 2026-11-24."""
-    writer = AnalyticsWriter.from_settings(env)
+    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
     written = []
     for document, route in sample_documents(env, "2026-11-20T08:00:00Z"):
         if route == "invoices":

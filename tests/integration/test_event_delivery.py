@@ -63,7 +63,8 @@ def aws(service: str, url: str) -> Any:
 
 def outbox(s3: Any, quick: Any, patient: Any, max_attempts: int = 3) -> EventOutbox:
     return EventOutbox(
-        S3Objects(s3, OUTPUT_BUCKET),
+        S3Objects(s3),
+        bucket=OUTPUT_BUCKET,
         state_prefix="_state/",
         quick=quick,
         patient=patient,
@@ -294,8 +295,12 @@ def settings_for(s3_url: str, target: str | None, **extra: Any) -> Settings:
     )
 
 
+def store(s3_url: str) -> S3Objects:
+    return S3Objects(aws("s3", s3_url))
+
+
 def test_no_events_target_means_no_outbox(s3_url: str) -> None:
-    assert build_outbox(settings_for(s3_url, None)) is None
+    assert build_outbox(settings_for(s3_url, None), store(s3_url)) is None
 
 
 @pytest.mark.parametrize(
@@ -310,15 +315,15 @@ def test_events_target_picks_its_publisher(s3_url: str, target: str, kind: type)
     settings = settings_for(s3_url, target, events_signing_secret=SECRET)
     assert isinstance(build_publisher(settings, QUICK), kind)
     assert isinstance(build_publisher(settings, PATIENT), kind)
-    box = build_outbox(settings)
+    box = build_outbox(settings, store(s3_url))
     assert box is not None and box.target.endswith(target.split(":", 1)[1])
 
 
 def test_outbox_built_from_settings_delivers_to_moto_eventbridge(s3_url: str, s3: Any) -> None:
     aws("events", s3_url).create_event_bus(Name="documents")
-    box = build_outbox(settings_for(s3_url, "eventbridge:documents"))
+    box = build_outbox(settings_for(s3_url, "eventbridge:documents"), store(s3_url))
     assert box is not None
     assert box.publish_or_park(an_event()) == "delivered"
-    box_missing = build_outbox(settings_for(s3_url, "eventbridge:missing-bus"))
+    box_missing = build_outbox(settings_for(s3_url, "eventbridge:missing-bus"), store(s3_url))
     assert box_missing is not None and box_missing.publish_or_park(an_event()) == "parked"
     assert len(parked(s3)) == 1

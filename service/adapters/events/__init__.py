@@ -9,25 +9,21 @@ from service.adapters.events.outbox import EventOutbox, OutboxRun, ParkedEvent
 from service.adapters.events.targets import PATIENT, QUICK, EventPublisher, build_publisher
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
+    from service.adapters.s3_objects import ObjectStore
     from service.settings import Settings
 
 __all__ = ["EventOutbox", "EventPublisher", "OutboxRun", "ParkedEvent", "build_outbox"]
 
 
-def build_outbox(settings: Settings, s3: S3Client | None = None) -> EventOutbox | None:
-    """The outbox for EVENTS_TARGET over the state bucket; None when no target is set."""
+def build_outbox(settings: Settings, objects: ObjectStore) -> EventOutbox | None:
+    """The outbox for EVENTS_TARGET in the state bucket; None when no target is set (no events)."""
     quick = build_publisher(settings, QUICK)
     patient = build_publisher(settings, PATIENT)
     if quick is None or patient is None:
         return None
-    from service.adapters.s3_objects import S3Objects
-    from service.adapters.storage import build_s3_client
-
-    store = S3Objects(s3 or build_s3_client(settings), settings.state_bucket_name)
     return EventOutbox(
-        store,
+        objects,
+        bucket=settings.state_bucket_name,
         state_prefix=settings.state_prefix,
         quick=quick,
         patient=patient,

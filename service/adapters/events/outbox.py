@@ -18,10 +18,10 @@ redelivered after a lost answer) de-duplicates on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -29,25 +29,13 @@ from service.adapters.events.targets import EventPublisher
 from service.errors import EventDeliveryFailed
 from service.models.completion import CompletionEvent
 
+if TYPE_CHECKING:
+    from service.adapters.s3_objects import ObjectStore
+
 log = logging.getLogger(__name__)
 
 Delivery = Literal["delivered", "parked"]
 Clock = Callable[[], datetime]
-
-
-class OutboxStore(Protocol):
-    """Bytes by key in the state bucket (adapters.s3_objects.S3Objects, or an in-memory fake)."""
-
-    def create(self, key: str, body: bytes, content_type: str = ...) -> bool: ...
-    def put(self, key: str, body: bytes, content_type: str = ...) -> None: ...
-    def get(self, key: str) -> bytes | None: ...
-    def delete(self, key: str) -> None: ...
-    def list(self, prefix: str, *, start_after: str = ..., limit: int | None = ...) -> Iterator[Listed]: ...
-
-
-class Listed(Protocol):
-    @property
-    def key(self) -> str: ...
 
 
 class ParkedEvent(BaseModel):
@@ -93,8 +81,9 @@ def iso(moment: datetime) -> str:
 class EventOutbox:
     def __init__(
         self,
-        store: OutboxStore,
+        store: ObjectStore,
         *,
+        bucket: str,
         state_prefix: str,
         quick: EventPublisher,
         patient: EventPublisher,
@@ -102,6 +91,7 @@ class EventOutbox:
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
+        self._bucket = bucket
         self._parked_prefix = f"{state_prefix}outbox/"
         self._dead_prefix = f"{state_prefix}outbox-dead/"
         self._quick = quick
@@ -147,14 +137,16 @@ class EventOutbox:
             last_attempt_at=None if error is None else now,
             last_error=error,
         )
-        return self._store.create(self.parked_key(event.id), record.to_bytes())
+        key = self.parked_key(event.id)
+        return self._store.put(self._bucket, key, record.to_bytes(), if_none_match=True) is not None
 
     # ---- reconcile ----
 
     def deliver_parked(self, limit: int = 500) -> OutboxRun:
         """Send up to `limit` parked events, oldest key first; retry, or dead-letter the hopeless."""
         delivered = retrying = dead = unreadable = 0
-        for listed in list(self._store.list(self._parked_prefix, limit=limit)):
+        # The listing is taken whole (at most `limit` keys) before records are moved or deleted.
+        for listed in list(self._store.list(self._bucket, self._parked_prefix, limit=limit)):
             record = self._read(listed.key)
             if record is None:
                 unreadable += 1
@@ -169,16 +161,16 @@ class EventOutbox:
         return run
 
     def _read(self, key: str) -> ParkedEvent | None:
-        body = self._store.get(key)
-        if body is None:
+        found = self._store.get(self._bucket, key)
+        if found is None:
             return None  # delivered by a concurrent run since the listing
         try:
-            return ParkedEvent.model_validate_json(body)
+            return ParkedEvent.model_validate_json(found.body)
         except ValidationError:
             # Not ours to fix by guessing; kept aside so it neither blocks the outbox nor vanishes.
             log.error("unreadable parked event moved to the dead letters", extra={"outbox_key": key})
-            self._store.put(key.replace(self._parked_prefix, self._dead_prefix, 1), body)
-            self._store.delete(key)
+            self._store.put(self._bucket, key.replace(self._parked_prefix, self._dead_prefix, 1), found.body)
+            self._store.delete(self._bucket, key)
             return None
 
     def _deliver_one(self, key: str, record: ParkedEvent) -> Literal["delivered", "retrying", "dead"]:
@@ -197,9 +189,9 @@ class EventOutbox:
             if error.permanent or failed.attempts >= self._max_attempts:
                 self._bury(key, failed)
                 return "dead"
-            self._store.put(key, failed.to_bytes())
+            self._store.put(self._bucket, key, failed.to_bytes())
             return "retrying"
-        self._store.delete(key)
+        self._store.delete(self._bucket, key)
         log.info(
             "parked event delivered",
             extra={"event_id": event.id, "type": event.type, "target": self.target},
@@ -207,8 +199,8 @@ class EventOutbox:
         return "delivered"
 
     def _bury(self, key: str, record: ParkedEvent) -> None:
-        self._store.put(self.dead_key(record.event.id), record.to_bytes())
-        self._store.delete(key)
+        self._store.put(self._bucket, self.dead_key(record.event.id), record.to_bytes())
+        self._store.delete(self._bucket, key)
         log.error(
             "event dead-lettered",
             extra={
