@@ -26,9 +26,10 @@ test: install install-node
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check service tests bench scripts
-	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service devtools tests bench scripts
+	$(BIN)/ruff format --check service devtools tests
 	$(BIN)/mypy --strict service
+	$(BIN)/mypy --strict devtools/emulator
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m scripts.audit
 
@@ -39,7 +40,7 @@ bench: install
 	$(BIN)/python -m bench.run
 
 soak: install
-	$(BIN)/python -m tests.soak --documents $${SOAK_DOCUMENTS:-500}
+	$(BIN)/python -m devtools.soak --documents $${SOAK_DOCUMENTS:-500}
 
 clean:
 	rm -rf $(VENV) node_modules .serverless .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -29,8 +29,8 @@ from typing import Any
 from bench.common import log
 from bench.payloads import document_bytes, pages
 from bench.stack import INPUT_BUCKET, OUTPUT_BUCKET, put_documents
-from service.emulator.control import EmulatorControl
-from tests.support import s3_event, sqs_batch
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_event, sqs_batch
 
 BATCH = 10
 CONCURRENCY = 5  # Lambda's SQS poller starts with five concurrent batches

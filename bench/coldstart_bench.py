@@ -29,7 +29,7 @@ from typing import Any
 from bench.common import REPO, median
 from bench.payloads import document_bytes, pages
 from bench.stack import INPUT_BUCKET, put_documents
-from tests.support import s3_event, sqs_batch
+from devtools.events import s3_event, sqs_batch
 
 REFERENCE_MODULES = ("flask", "boto3", "pydantic", "requests")
 
@@ -76,10 +76,11 @@ from pydantic import BaseModel
 t2 = time.perf_counter()
 import yaml, pydantic_settings
 t3 = time.perf_counter()
-from service import aws_lambda, intake
+from service import aws_lambda
+from service.usecases import intake
 from service.adapters import sns
 t4 = time.perf_counter()
-build = getattr(aws_lambda, "_pipeline", None)
+build = getattr(aws_lambda, "_service", None)
 if build is not None:
     build()
 t5 = time.perf_counter()
@@ -90,7 +91,7 @@ print("COLD " + json.dumps({
     "pydantic's lazy part (BaseModel and what it loads)": t2 - t1,
     "other dependencies: pyyaml, pydantic-settings": t3 - t2,
     "the service's own modules (service.*)": t4 - t3,
-    "building the pipeline: settings, S3 client, Nanonets session, rules": t5 - t4,
+    "building the service: settings, S3 client, Nanonets session, rules": t5 - t4,
     "the event itself (HEAD, claim, presign, LabelUrls, record)": t6 - t5,
 }))
 """
@@ -103,11 +104,9 @@ OPTIONAL = (
     "apig_wsgi",
     "tqdm",
     "service.web",
-    "service.emulator",
+    "devtools",
     "service.cli",
-    "service.cli_api",
-    "service.cli_ops",
-    "service.operations",
+    "service.usecases.recover",
 )
 
 LOADED = """

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.export_memory [--documents 100000] [--moto-documents 2000]
 
-1. A directory stand-in for the analytics bucket (the exporter's `RowsSource`, get and list, over files
+1. A directory stand-in for the analytics bucket (the storage port's get and list over files
    laid out exactly as in S3: rows/dt=YYYY-MM-DD/<digest>.jsonl) holding `--documents` documents, each
    the rows of a real sample (4-8 rows), spread over 30 days. Export in every format from a tenth of them
    and from all of them, each run in a fresh child process, which reports its peak RSS (ru_maxrss) after
@@ -50,7 +50,7 @@ class Stored:
 
 
 class DirectorySource:
-    """The exporter's `RowsSource` over a folder laid out like the bucket (keys are relative paths)."""
+    """The storage port's reads (get, list) over a folder laid out like the bucket (keys: relative paths)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -142,22 +142,31 @@ def write_moto(url: str, count: int) -> None:
 
 
 def child(args: argparse.Namespace) -> int:
-    from service.export import ExportSummary, export_rows, iter_rows
+    from service.adapters.s3.analytics import S3AnalyticsDataset
+    from service.adapters.s3.bucket import StateBucket
+    from service.cli.export import export_rows
+    from service.ports import ExportSummary
 
     if args.format == "parquet":
         import pyarrow.parquet  # noqa: F401 - counted in the baseline, like the other imports
     if args.s3_url:
         import boto3
 
-        from service.adapters.s3_objects import S3Objects
+        from service.adapters.s3.objects import S3ObjectStore
 
-        source: Any = S3Objects(boto3.client("s3", endpoint_url=args.s3_url, region_name="us-east-1"))
+        source: Any = S3ObjectStore(boto3.client("s3", endpoint_url=args.s3_url, region_name="us-east-1"))
     else:
         source = DirectorySource(Path(args.dir))
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     summary = ExportSummary()
-    rows = export_rows(iter_rows(source, "bench-out", "analytics/", summary=summary), args.format, args.out)
+    dataset = S3AnalyticsDataset(
+        source,
+        output_bucket="bench-out",
+        analytics_prefix="analytics/",
+        state=StateBucket(source, "bench-out", "_state/"),
+    )
+    rows = export_rows(dataset.rows(summary=summary), args.format, args.out)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = {
@@ -223,7 +232,7 @@ def _moto_section(work: Path, count: int) -> None:
     sys.path.insert(0, str(REPO))
     import requests
 
-    from tests.servers import AWS_TEST_ENV, start_moto
+    from devtools.stack import AWS_TEST_ENV, start_moto
 
     os.environ.update(AWS_TEST_ENV)
     moto = start_moto()

@@ -3,18 +3,18 @@ reading the body and making the same S3 calls as the service's webhook, with non
 (no JSON parsing, validation, normalization or logging). service/floor says how much of the time is ours
 rather than the framework's and S3's.
 
-S3 calls per request, counted in service/pipeline.py (`receive_webhook` → `complete_file` → `_write_output`)
-and service/adapters/storage.py:
+S3 calls per request, counted in service/usecases/complete.py (`receive_webhook`, `complete`,
+`_write_output`) and the S3 repositories of service/adapters/s3/:
 
 first delivery (a pending file becomes done): 8 calls, 5 of them puts
-    put raw body (If-None-Match: *)      Storage.archive_raw
-    put meta/last-webhook.json           Storage.note_webhook
-    get files/<id>.json                  Storage.get_record
-    head the source object               Pipeline._is_superseded
-    put the output document              Storage.put_output
-    put files/<id>.json                  Storage.put_record
-    put index/done/<id>                  Storage.put_record (marker moves)
-    delete index/pending/<id>            Storage.put_record
+    put raw body (If-None-Match: *)      S3RawArchive.put
+    put meta/last-webhook.json           S3RawArchive.note_webhook
+    get files/<id>.json                  S3Ledger.get
+    head the source object               CompleteFile._is_superseded
+    put the output document              S3Outputs.write
+    put files/<id>.json                  S3Ledger.put
+    put index/done/<id>                  S3Ledger.put (marker moves)
+    delete index/pending/<id>            S3Ledger.put
 
 repeat delivery (same body again, file already done, digest unchanged): 4 calls, 2 of them puts
     put raw body (If-None-Match: *) → 412, put meta/last-webhook.json, get files/<id>.json, head source
@@ -39,7 +39,7 @@ RECORD = b'{"request_file_id":"' + b"0" * 36 + b'","status":"pending",' + b'"x":
 
 
 def create_app() -> Flask:
-    # The service's S3 client settings (service/adapters/storage.py build_s3_client).
+    # The service's S3 client settings (service/adapters/s3/objects.py build_s3_client).
     s3 = boto3.client(
         "s3",
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),

@@ -32,7 +32,7 @@ from service.core.payloads import parse_payload
 from service.core.rules import load_rules
 from service.models.document import NormalizedDocument, SourceRef
 from service.models.nanonets import PredictionResponse
-from service.pipeline import decode_json, document_digest
+from service.usecases.complete import decode_json, document_digest
 
 SIZES = (1, 10, 100, 1000)
 SOURCE = SourceRef(bucket="ingest-in", key="incoming/batch.pdf", etag="0123456789abcdef")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from devtools.emulator.predictions import embed_prediction_marker
 from scripts.make_samples import box, table
-from service.emulator.predictions import embed_prediction_marker
 
 Pages = list[list[dict[str, Any]]]
 SUPPLIERS = ("Repsol", "Cepsa", "BP", "Galp", "Shell", "Petronor")

@@ -156,7 +156,7 @@ def webhook_in_process(env: dict[str, str], first_bodies: list[bytes], repeat_ti
     """The service's Flask app in this process (no gunicorn, no network to the app): the bodies are
     delivered once (first deliveries), then `repeat_times` more (repeats)."""
     from bench.stack import in_process_client
-    from tests.servers import TEST_SECRET
+    from devtools.stack import TEST_SECRET
 
     headers = {"Content-Type": "application/json", "X-Webhook-Token": TEST_SECRET}
     with in_process_client(env) as client:

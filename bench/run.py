@@ -40,7 +40,7 @@ from bench.stack import (
     SERVICE_APP,
     App,
     create_buckets,
-    in_process_pipeline,
+    in_process_service,
     s3_client,
     service_env,
     start_app,
@@ -56,8 +56,8 @@ from bench.webhook_bench import (
     write_bodies,
 )
 from bench.wrk import ensure_wrk
-from service.emulator.control import EmulatorControl
-from tests.servers import AWS_TEST_ENV, Process, start_emulator, start_moto
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import AWS_TEST_ENV, Process, start_emulator, start_moto
 
 SECTIONS = ("normalize", "webhook", "burst", "memory", "cold", "profiles")
 DOC = REPO / "docs" / "BENCHMARKS.md"
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             env = service_env(stub.url, emulator.url)
             if "webhook" in wanted:
                 with timer.section("S3 calls per webhook"):
-                    s3_calls = count_s3_calls(env, stub.url, in_process_pipeline(env), s3, emulator.url)
+                    s3_calls = count_s3_calls(env, stub.url, in_process_service(env), s3, emulator.url)
             if "burst" in wanted:
                 with timer.section("3. burst intake"):
                     burst_report = burst(
@@ -223,7 +223,7 @@ def run_webhook(work_dir: Path, quick: bool) -> WebhookReport:
             return throughput(
                 service=service,
                 floor=floor,
-                pipeline=in_process_pipeline(env),
+                pipeline=in_process_service(env),
                 s3=s3,
                 s3_pid=moto.popen.pid,
                 emulator_url=emulator.url,
@@ -265,7 +265,7 @@ def run_profiles(env: dict[str, str], s3: Any, emulator_url: str) -> list[profil
             lambda: [_full(body, rules) for _ in range(3)],
         )
     )
-    pipeline = in_process_pipeline(env)
+    pipeline = in_process_service(env)
     bodies = submit_pool(pipeline, s3, emulator_url, count=60, n_pages=1, tag="profile")
     found.append(profiling.webhook_in_process(env, bodies))
     key = "incoming/cold/profile.pdf"

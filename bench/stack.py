@@ -1,6 +1,6 @@
 """The servers a bench section needs: moto S3, the Nanonets emulator, and gunicorn apps (service and floor).
 
-moto and the emulator come from tests/servers.py, as in the e2e tests. Both gunicorn apps are started by
+moto and the emulator come from devtools/stack.py, as in the e2e tests. Both gunicorn apps are started by
 `start_app` with the same flags and the service's own config (`service/gunicorn_conf.py`: sync workers,
 JSON access log), so the only difference between them is the app.
 """
@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.common import REPO, children
-from tests.servers import AWS_TEST_ENV, Process, ServiceEnv, free_port, wait_http
+from devtools.stack import AWS_TEST_ENV, Process, ServiceEnv, free_port, wait_http
 
 INPUT_BUCKET = "ingest-in"
 OUTPUT_BUCKET = "ingest-out"
@@ -125,16 +125,16 @@ def start_app(name: str, app: str, env: Mapping[str, str], *, workers: int = 2, 
     return started
 
 
-def in_process_pipeline(env: Mapping[str, str]) -> Any:
-    """A Pipeline built from the same settings the service gets, for submitting through the real path."""
-    from service.pipeline import Pipeline, Services
+def in_process_service(env: Mapping[str, str]) -> Any:
+    """The service built from the same settings the server gets, for submitting through the real path."""
+    from service.bootstrap import build
     from service.settings import load_settings
 
     overrides = {k.lower(): v for k, v in env.items() if not k.startswith("AWS_") or k == "AWS_ENDPOINT_URL"}
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         os.environ[key] = env[key]
     settings = load_settings(_env_file=None, **overrides)
-    return Pipeline(Services.from_settings(settings))
+    return build(settings)
 
 
 def put_documents(s3: Any, documents: Mapping[str, bytes], threads: int = 8) -> None:

@@ -28,9 +28,9 @@ from bench.common import cpu_seconds, log, rss_kib, uss_kib
 from bench.payloads import body_bytes, document_bytes, pages, webhook_body
 from bench.stack import INPUT_BUCKET, App, put_documents
 from bench.wrk import WrkResult, run_wrk
-from service.emulator.control import EmulatorControl
-from service.pipeline import ObjectRef
-from tests.servers import TEST_SECRET
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import TEST_SECRET
+from service.models.source import SourceRef
 
 SERVICE_PATH = "/webhooks/nanonets"
 FLOOR_FIRST_PATH = "/webhooks/nanonets"
@@ -141,7 +141,7 @@ def submit_pool(
     put_documents(s3, {name: document_bytes(file_pages[name], name) for name in names}, threads=threads)
 
     def submit(name: str) -> tuple[str, str | None]:
-        outcome = pipeline.submit_object(ObjectRef(bucket=INPUT_BUCKET, key=name))
+        outcome = pipeline.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=name))
         return name, outcome.request_file_id
 
     with ThreadPoolExecutor(threads) as pool:

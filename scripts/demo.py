@@ -24,7 +24,8 @@ from typing import Any
 import boto3
 import requests
 
-from tests.servers import (
+from devtools.events import s3_record
+from devtools.stack import (
     AWS_TEST_ENV,
     EMULATOR_KEY,
     EMULATOR_MODEL,
@@ -35,7 +36,6 @@ from tests.servers import (
     start_moto,
     wait_http,
 )
-from tests.support import s3_record
 
 SAMPLES = REPO / "samples"
 RULES = SAMPLES / "rules" / "fuel-receipts.yaml"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from service.emulator.predictions import embed_prediction_marker
+from devtools.emulator.predictions import embed_prediction_marker
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_INPUT_BUCKET = "nanonets-ingest-demo-in"
@@ -554,6 +554,9 @@ def main() -> int:
     invoice = next(s for s in SAMPLE_DOCUMENTS if s.name == WEBHOOK_SAMPLE)
     for name, body in webhook_bodies(invoice).items():
         write_json(SAMPLES / "webhooks" / name, body)
+    from scripts.live_samples import write_live_samples  # it builds on this module's samples
+
+    write_live_samples(SAMPLES)
     print(f"wrote {len(SAMPLE_DOCUMENTS)} documents, events and webhook bodies under {SAMPLES}")
     return 0
 

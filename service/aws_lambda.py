@@ -1,4 +1,4 @@
-"""AWS Lambda entry points. Heavy parts are built once per container, on first use, from Settings.
+"""AWS Lambda entry points: thin. The service is built once per container, on first use, by the bootstrap.
 
 - http_handler: the Flask app behind API Gateway (HTTP API v2 and REST v1), through apig-wsgi.
 - events_handler: S3 notifications direct, via SNS, via SQS (partial batch responses) or EventBridge.
@@ -10,29 +10,28 @@ from __future__ import annotations
 import json
 import logging
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.errors import PayloadRejected
+
+if TYPE_CHECKING:
+    from service.bootstrap import Service
 
 log = logging.getLogger(__name__)
 
 
 @cache
-def _pipeline() -> Any:
+def _service() -> Service:
     import os
 
     from service.adapters.ssm import resolve_ssm_secrets
-    from service.logs import configure_logging
-    from service.pipeline import Pipeline, Services
+    from service.bootstrap import build, configure_service_logging
     from service.settings import load_settings
 
     resolve_ssm_secrets(os.environ)  # serverless.yml names SSM parameters, never secret values
     settings = load_settings()
-    secrets = [settings.nanonets_api_key.get_secret_value()]
-    if settings.webhook_secret:
-        secrets.append(settings.webhook_secret.get_secret_value())
-    configure_logging(settings.log_level, secrets=secrets)
-    return Pipeline(Services.from_settings(settings))
+    configure_service_logging(settings)
+    return build(settings)
 
 
 @cache
@@ -41,9 +40,8 @@ def _wsgi_handler() -> Any:
 
     from service.web import create_app
 
-    pipeline = _pipeline()
-    app = create_app(pipeline.settings, pipeline.services)
-    return make_lambda_handler(app, binary_support=True)
+    service = _service()
+    return make_lambda_handler(create_app(service.settings, service), binary_support=True)
 
 
 def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -52,18 +50,18 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SQS batches answer `batchItemFailures` with only the messages to retry. Other transports raise
-    when something should be retried, so Lambda's own retry (and its DLQ) takes over."""
+    """SQS batches answer `batchItemFailures` with only the messages to retry; a message held back by
+    pacing comes back after its wait (ChangeMessageVisibility) instead of burning receives. Other
+    transports raise when something should be retried, so Lambda's own retry (and its DLQ) takes over."""
     from service.adapters.sns import confirm_subscription
-    from service.intake import handle_event_payload
 
-    pipeline = _pipeline()
+    service = _service()
     is_sqs = _is_sqs_batch(event)
     try:
-        summary = handle_event_payload(pipeline, event, confirm=confirm_subscription)
+        summary = service.intake.handle(event, confirm=confirm_subscription)
     except PayloadRejected as rejected:
-        raw_key = pipeline.storage.archive_raw(json.dumps(event).encode())
-        pipeline.quarantine(kind="event", code=rejected.code, reason=rejected.message, raw_key=raw_key)
+        raw_key = service.stores.raw.put(json.dumps(event).encode())
+        service.quarantine.put(kind="event", code=rejected.code, reason=rejected.message, raw_key=raw_key)
         log.error("event of no known shape quarantined", extra={"raw_key": raw_key})
         return {"batchItemFailures": []} if is_sqs else {"rejected": rejected.message}
     log.info(
@@ -75,19 +73,32 @@ def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     if is_sqs:
-        return {"batchItemFailures": [{"itemIdentifier": mid} for mid in summary.retry_message_ids]}
+        _delay_messages(event, summary.retry_messages)
+        return {"batchItemFailures": [{"itemIdentifier": mid} for mid in summary.retry_messages]}
     if any(item.retryable for item in summary.failed):
         raise RuntimeError(f"{len(summary.failed)} object(s) failed; let Lambda retry the event")
     return summary.public()
 
 
-def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from service.operations import reconcile
+def _delay_messages(event: dict[str, Any], delays: dict[str, float | None]) -> None:
+    from service.adapters.sqs import delay_messages
 
-    pipeline = _pipeline()
-    settings = pipeline.settings
+    records = {r.get("messageId"): r for r in event.get("Records", []) if isinstance(r, dict)}
+    delay_messages(
+        [
+            (records[mid], seconds)
+            for mid, seconds in delays.items()
+            if seconds is not None and mid in records
+        ],
+        endpoint_url=_service().settings.aws_endpoint_url,
+    )
+
+
+def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    service = _service()
+    settings = service.settings
     older_than = int(event.get("older_than_seconds", settings.reconcile_older_than_seconds))
-    summary = reconcile(pipeline, older_than_seconds=older_than, limit=settings.reconcile_batch_limit)
+    summary = service.recovery.reconcile(older_than_seconds=older_than, limit=settings.reconcile_batch_limit)
     return summary.model_dump()
 
 

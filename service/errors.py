@@ -40,7 +40,16 @@ class NanonetsNotFound(NanonetsError):
 
 
 class NanonetsRateLimited(NanonetsError):
-    """429 still, after every retry."""
+    """429: still after every retry (reads), or at once (predict calls, whose waiting the pacer owns).
+
+    `retry_after` is the answer's Retry-After in seconds, or None: live Nanonets sends none (wait 30 s, then
+    back off)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, endpoint: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status, endpoint=endpoint)
+        self.retry_after = retry_after
 
 
 class NanonetsUnavailable(NanonetsError):
@@ -75,3 +84,7 @@ class EventDeliveryFailed(IngestError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class DatasetError(IngestError):
+    """An object of the analytics dataset that is not JSON Lines of rows (written by hand?)."""

@@ -120,6 +120,12 @@ class Settings(NanonetsSettings):
     # The model's page budget per minute, shared by every worker and Lambda instance (CONTRACT 1.1).
     # Nanonets Pro/Enterprise: 150 (custom models), 75 (instant-learning); pay-as-you-go: 2 after 50 pages.
     nanonets_pages_per_minute: int = Field(default=150, gt=0)
+    # After a 429 (live Nanonets sends no Retry-After; its reference says wait 30 s, then back off).
+    # The window of that budget. Nanonets counts per minute; change it only to scale time down in a benchmark.
+    nanonets_pacing_window_seconds: float = Field(default=60.0, gt=0)
+    nanonets_429_pause_seconds: float = Field(default=30.0, gt=0)
+    # While a 402 (credit used up) stops submissions: how often one submission asks whether it is over.
+    nanonets_402_probe_seconds: float = Field(default=60.0, gt=0)
     aws_endpoint_url: str | None = None
     aws_default_region: str = "us-east-1"
     log_level: str = "INFO"
@@ -193,6 +199,14 @@ class Settings(NanonetsSettings):
     @property
     def state_bucket_name(self) -> str:
         return self.state_bucket or self.output_bucket
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for the log redaction filter (one list, every entry point)."""
+        values = [self.nanonets_api_key.get_secret_value()]
+        for name, value in self:
+            if isinstance(value, SecretStr) and name != "nanonets_api_key":
+                values.append(value.get_secret_value())
+        return values
 
     def require_webhook_secret(self) -> SecretStr:
         if self.webhook_secret is None:

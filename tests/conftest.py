@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from tests.servers import (
+from devtools.stack import (
     AWS_TEST_ENV,
     EMULATOR_KEY,
     EMULATOR_MODEL,
@@ -86,4 +86,7 @@ def base_env(s3_url: str, emulator_url: str) -> dict[str, str]:
         "OUTPUT_BUCKET": OUTPUT_BUCKET,
         "WEBHOOK_SECRET": TEST_SECRET,
         "NANONETS_BACKOFF_FACTOR": "0.01",
+        # Pacing is tested where a test means it (it sets a budget of its own); elsewhere it stays out of
+        # the way of tests that submit hundreds of documents in seconds.
+        "NANONETS_PAGES_PER_MINUTE": "100000",
     }

@@ -1,10 +1,5 @@
-"""The whole Nanonets API over one `requests.Session`: Basic auth, timeouts, retries, typed errors.
-
-Retries come from urllib3's `Retry` (configured once, in `_retry_policy`): exponential backoff with jitter on
-429, 500, 502, 503, 504 and connection errors, honouring `Retry-After` but never waiting longer than
-`NANONETS_BACKOFF_MAX_SECONDS` for one step, at most `NANONETS_MAX_RETRIES` times. A POST is retried on
-those statuses and on refused connections (the request was not processed) but not on a read timeout, where
-Nanonets may have accepted it: retrying could submit the document twice.
+"""The whole Nanonets API over `requests`: Basic auth, timeouts, retries (nanonets_http), typed errors, and
+the paths of today's API with the seeds' older ones as fallbacks, learnt once per client (nanonets_paths).
 
 The key is the Basic-auth user; it never appears in a log line, an error or a repr.
 """
@@ -12,71 +7,38 @@ The key is the Basic-auth user; it never appears in a log line, an error or a re
 from __future__ import annotations
 
 import json
-import logging
-import math
-import mimetypes
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
-from urllib3.util.retry import Retry
 
-from service.errors import (
-    NanonetsAuthError,
-    NanonetsBadRequest,
-    NanonetsError,
-    NanonetsNotFound,
-    NanonetsQuotaExceeded,
-    NanonetsRateLimited,
-    NanonetsUnavailable,
-)
+from service.adapters.nanonets_http import Files, error_for, json_body, multipart, retry_policy
+from service.adapters.nanonets_paths import PathChoice
+from service.errors import NanonetsError, NanonetsUnavailable
 from service.settings import NanonetsSettings
 
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-MAX_MESSAGE = 300
-
-
-class _CappedRetry(Retry):
-    """`Retry` whose Retry-After wait is capped, so one answer cannot park a worker for an hour."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        header = response.headers.get("Retry-After")
-        if header is None:
-            return None
-        try:
-            # Lenient where the RFC is strict: "0.5" is a wait, not a reason to crash (urllib3 raises).
-            value = float(header)
-        except ValueError:
-            try:
-                value = self.parse_retry_after(header)  # an HTTP-date
-            except InvalidHeader:
-                return None  # garbage: fall back to our own backoff
-        if math.isnan(value):
-            return None
-        return min(max(value, 0.0), self.backoff_max)
-
-
-def _retry_policy(settings: NanonetsSettings) -> Retry:
-    return _CappedRetry(
-        total=settings.nanonets_max_retries,
-        connect=settings.nanonets_max_retries,
-        read=0,  # a read timeout on a POST may mean "accepted": never resend blindly
-        status=settings.nanonets_max_retries,
-        other=0,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=None,  # every verb: 429/5xx mean the request was not processed
-        backoff_factor=settings.nanonets_backoff_factor,
-        backoff_max=settings.nanonets_backoff_max_seconds,
-        backoff_jitter=settings.nanonets_backoff_factor,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+# The generations of paths, newest first: today's API reference, the OpenAPI seed, the guide.
+FILE_PATHS = (
+    ("live", "/Inferences/Model/{model}/InferenceRequestFiles/GetPredictions/{file_id}"),
+    ("seed", "/Inferences/Model/{model}/InferenceRequest/{file_id}"),
+    ("guide", "/OCR/Model/{model}/getFile/{file_id}/"),
+)
+PAGE_PATHS = (
+    ("live", "/Inferences/Model/{model}/ImageLevelInferences/{page_id}"),
+    ("seed", "/Inferences/Model/{model}/InferenceRequest/{file_id}/page/{page_id}"),
+    ("guide", "/OCR/Model/{model}/ImageLevelInferences/{page_id}/"),
+)
+WINDOW_PATHS = (
+    ("live", "/Inferences/Model/{model}/ImageLevelInferences"),
+    ("seed", "/Inferences/Model/{model}/InferenceRequest/"),
+    ("guide", "/OCR/Model/{model}/getModelImages/"),
+)
+VERIFY_PATH = "/Inferences/Model/{model}/ImageLevelInferences/Verify/{file_id}"
+UNVERIFY_PATH = "/Inferences/Model/{model}/ImageLevelInferences/UnVerify/{file_id}"
+APPROVE_FILE_PATH = "/OCR/Model/{model}/ApproveFile/{file_id}/"
+APPROVE_PATHS = (("live", VERIFY_PATH), ("guide", APPROVE_FILE_PATH))
 
 
 class NanonetsClient:
@@ -84,11 +46,12 @@ class NanonetsClient:
         self._model_id = settings.nanonets_model_id
         self._base_url = settings.nanonets_base_url
         self._timeout = (settings.nanonets_connect_timeout, settings.nanonets_read_timeout)
-        self._session = session or requests.Session()
-        self._session.auth = (settings.nanonets_api_key.get_secret_value(), "")
-        adapter = HTTPAdapter(max_retries=_retry_policy(settings), pool_maxsize=32)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._session = _session(settings, session or requests.Session(), for_submission=False)
+        self._submit_session = _session(settings, requests.Session(), for_submission=True)
+        self._file_paths = PathChoice("file")
+        self._page_paths = PathChoice("page")
+        self._window_paths = PathChoice("window")
+        self._approve_paths = PathChoice("approve")
 
     @classmethod
     def from_settings(cls, settings: NanonetsSettings) -> NanonetsClient:
@@ -99,12 +62,26 @@ class NanonetsClient:
 
     # ---- transport ----
 
-    def _path(self, template: str, **parts: str) -> str:
-        return template.format(model=self._model_id, **{k: quote(v, safe="") for k, v in parts.items()})
+    def _path(self, template: str, model_id: str | None = None, **parts: str) -> str:
+        """`template` with the model (`model_id`, else the configured one) and the parts filled in."""
+        model = model_id or self._model_id
+        return template.format(model=model, **{k: quote(v, safe="") for k, v in parts.items()})
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _paths(
+        self, family: Sequence[tuple[str, str]], model_id: str | None = None, **parts: str | None
+    ) -> list[tuple[str, str]]:
+        """The family's paths that can be built from `parts` (a None part rules its paths out)."""
+        given = {k: v for k, v in parts.items() if v is not None}
+        return [
+            (name, self._path(template, model_id, **given))
+            for name, template in family
+            if all("{" + k + "}" not in template for k, v in parts.items() if v is None)
+        ]
+
+    def _request(self, method: str, path: str, *, submission: bool = False, **kwargs: Any) -> dict[str, Any]:
+        session = self._submit_session if submission else self._session
         try:
-            response = self._session.request(method, self._base_url + path, timeout=self._timeout, **kwargs)
+            response = session.request(method, self._base_url + path, timeout=self._timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise NanonetsUnavailable(
                 f"cannot reach Nanonets: {type(error).__name__}", endpoint=path
@@ -116,10 +93,13 @@ class NanonetsClient:
                 f"unusable answer from Nanonets: {type(error).__name__}", endpoint=path
             ) from None
         if response.status_code >= 400:
-            raise _error_for(response, path)
-        return _json_body(response, path)
+            raise error_for(response, path)
+        return json_body(response, path)  # 202 (LabelUrls, some URLs not downloaded) is success too
 
-    # ---- predict ----
+    def _get(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        return self._request("GET", path, **kwargs)
+
+    # ---- predict (429 raised at once: the pacer above owns waiting) ----
 
     def predict_urls(
         self,
@@ -128,20 +108,21 @@ class NanonetsClient:
         asynchronous: bool = False,
         request_metadata: str | None = None,
         async_style: str = "query",
+        model_id: str | None = None,
     ) -> dict[str, Any]:
         """LabelUrls, form-encoded as the OpenAPI seed says. `async_style`: "query" (`?async=true`, the guide)
         or "path" (`/LabelUrls/Async/`, the OpenAPI seed)."""
         form: dict[str, Any] = {"urls": list(urls)}
         if request_metadata is not None:
             form["request_metadata"] = request_metadata
-        path, params = self._predict_target("LabelUrls", asynchronous, async_style)
+        path, params = self._predict_target("LabelUrls", asynchronous, async_style, model_id)
         if asynchronous and async_style == "path":
             form["async"] = "true"
-        return self._request("POST", path, params=params, data=form)
+        return self._request("POST", path, submission=True, params=params, data=form)
 
     def predict_files(
         self,
-        files: Sequence[Path | tuple[str, BinaryIO | bytes]],
+        files: Files,
         *,
         asynchronous: bool = False,
         request_metadata: str | None = None,
@@ -156,20 +137,29 @@ class NanonetsClient:
         path, params = self._predict_target("LabelFile", asynchronous, async_style)
         if asynchronous and async_style == "path":
             form["async"] = "true"
-        return self._request("POST", path, params=params, data=form, files=_multipart(files))
+        return self._request("POST", path, submission=True, params=params, data=form, files=multipart(files))
 
-    def _predict_target(self, endpoint: str, asynchronous: bool, style: str) -> tuple[str, dict[str, str]]:
-        base = self._path("/OCR/Model/{model}/" + endpoint + "/")
+    def _predict_target(
+        self, endpoint: str, asynchronous: bool, style: str, model_id: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        base = self._path("/OCR/Model/{model}/" + endpoint + "/", model_id)
         if not asynchronous:
             return base, {}
         if style == "path":
             return base + "Async/", {}
         return base, {"async": "true"}
 
-    def submit_url_async(self, url: str, request_metadata: Mapping[str, Any]) -> str:
-        """Submit one URL for async prediction; the request_file_id Nanonets gave it."""
+    def submit_url_async(
+        self, url: str, request_metadata: Mapping[str, Any], model_id: str | None = None
+    ) -> str:
+        """Submit one URL for async prediction to `model_id` (a route's; None: NANONETS_MODEL_ID); the
+        request_file_id Nanonets gave it. A 429 raises `NanonetsRateLimited` (with `retry_after`, None when
+        Nanonets sends none) without retrying."""
         answer = self.predict_urls(
-            [url], asynchronous=True, request_metadata=json.dumps(dict(request_metadata))
+            [url],
+            asynchronous=True,
+            request_metadata=json.dumps(dict(request_metadata)),
+            model_id=model_id,
         )
         for item in answer.get("result") or []:
             if (
@@ -182,40 +172,64 @@ class NanonetsClient:
 
     # ---- retrieve ----
 
-    def fetch_file(self, request_file_id: str) -> dict[str, Any]:
-        """Prediction by file id: the `/Inferences/` path of the OpenAPI seed, else the guide's `getFile`."""
-        try:
-            return self.get_file(request_file_id)
-        except NanonetsNotFound:
-            return self._request(
-                "GET", self._path("/OCR/Model/{model}/getFile/{file_id}/", file_id=request_file_id)
-            )
+    def get_predictions(self, request_file_id: str) -> dict[str, Any]:
+        """Today's path for a file's predictions (GetPredictions), no fallback."""
+        return self._get(self._path(FILE_PATHS[0][1], file_id=request_file_id))
 
     def get_file(self, request_file_id: str) -> dict[str, Any]:
-        path = self._path("/Inferences/Model/{model}/InferenceRequest/{file_id}", file_id=request_file_id)
-        return self._request("GET", path)
+        """The OpenAPI seed's path for a file's predictions (InferenceRequest), no fallback."""
+        return self._get(self._path(FILE_PATHS[1][1], file_id=request_file_id))
 
-    def get_page(self, request_file_id: str, page_id: str) -> dict[str, Any]:
-        path = self._path(
-            "/Inferences/Model/{model}/InferenceRequest/{file_id}/page/{page_id}",
-            file_id=request_file_id,
-            page_id=page_id,
+    def fetch_file(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]:
+        """A file's predictions (of `model_id`, else NANONETS_MODEL_ID) on whichever path this server has:
+        GetPredictions, else the seed's InferenceRequest, else the guide's getFile (learnt once, then one
+        request per call; the generation learnt holds for every model)."""
+        candidates = self._paths(FILE_PATHS, model_id, file_id=request_file_id)
+        return self._file_paths.call(candidates, self._get)
+
+    def image_level_inference(self, page_id: str) -> dict[str, Any]:
+        """Today's path for one page (ImageLevelInferences/{page_id}), no fallback."""
+        return self._get(self._path(PAGE_PATHS[0][1], page_id=page_id))
+
+    def image_level_inferences(self, start_day_interval: int, current_batch_day: int) -> dict[str, Any]:
+        """Today's path for a window of days (ImageLevelInferences), no fallback."""
+        return self._get(
+            self._path(WINDOW_PATHS[0][1]), params=_window(start_day_interval, current_batch_day)
         )
-        try:
-            return self._request("GET", path)
-        except NanonetsNotFound:
-            return self._request(
-                "GET", self._path("/OCR/Model/{model}/ImageLevelInferences/{page_id}/", page_id=page_id)
-            )
+
+    def get_page(self, request_file_id: str | None, page_id: str) -> dict[str, Any]:
+        """One page: today's ImageLevelInferences/{page_id}, else the seed's path (it needs the file id),
+        else the guide's."""
+        candidates = self._paths(PAGE_PATHS, file_id=request_file_id, page_id=page_id)
+        return self._page_paths.call(candidates, self._get)
 
     def list_files(self, start_day_interval: int, current_batch_day: int) -> dict[str, Any]:
-        params = {"start_day_interval": str(start_day_interval), "current_batch_day": str(current_batch_day)}
-        try:
-            return self._request(
-                "GET", self._path("/Inferences/Model/{model}/InferenceRequest/"), params=params
-            )
-        except NanonetsNotFound:
-            return self._request("GET", self._path("/OCR/Model/{model}/getModelImages/"), params=params)
+        """Every file of a window of days since the epoch (no pagination is documented: answers are big)."""
+        params = _window(start_day_interval, current_batch_day)
+        return self._window_paths.call(self._paths(WINDOW_PATHS), lambda path: self._get(path, params=params))
+
+    # ---- review ----
+
+    def approve(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]:
+        """Approve a file (of `model_id`, else NANONETS_MODEL_ID): today's Verify, else the guide's
+        ApproveFile (learnt once); AUTO_APPROVE's call."""
+        candidates = self._paths(APPROVE_PATHS, model_id, file_id=request_file_id)
+        return self._approve_paths.call(candidates, lambda path: self._request("POST", path))
+
+    def approve_file(self, request_file_id: str) -> dict[str, Any]:
+        """The guide's ApproveFile, no fallback."""
+        return self._request("POST", self._path(APPROVE_FILE_PATH, file_id=request_file_id))
+
+    def verify(self, request_file_id: str) -> dict[str, Any]:
+        return self._request("POST", self._path(VERIFY_PATH, file_id=request_file_id))
+
+    def unverify(self, request_file_id: str) -> dict[str, Any]:
+        return self._request("POST", self._path(UNVERIFY_PATH, file_id=request_file_id))
+
+    def retry_prediction(self, request_file_ids: Sequence[str]) -> dict[str, Any]:
+        """Predict failed files again (a page whose `message` is "failure" was already retried 3 times)."""
+        path = self._path("/ObjectDetection/Model/{model}/RetryPrediction")
+        return self._request("POST", path, json={"file_ids": list(request_file_ids)})
 
     # ---- train ----
 
@@ -225,22 +239,15 @@ class NanonetsClient:
             body["data"] = data
         return self._request("POST", self._path("/OCR/Model/{model}/UploadUrls/"), json=body)
 
-    def upload_training_files(
-        self, files: Sequence[Path | tuple[str, BinaryIO | bytes]], data: str
-    ) -> dict[str, Any]:
+    def upload_training_files(self, files: Files, data: str) -> dict[str, Any]:
         return self._request(
-            "POST", self._path("/OCR/Model/{model}/UploadFile/"), data={"data": data}, files=_multipart(files)
+            "POST", self._path("/OCR/Model/{model}/UploadFile/"), data={"data": data}, files=multipart(files)
         )
 
     def train(self) -> dict[str, Any]:
         return self._request("POST", self._path("/OCR/Model/{model}/Train/"))
 
     # ---- files ----
-
-    def approve(self, request_file_id: str) -> dict[str, Any]:
-        return self._request(
-            "POST", self._path("/OCR/Model/{model}/ApproveFile/{file_id}/", file_id=request_file_id)
-        )
 
     def delete(self, request_file_id: str) -> dict[str, Any]:
         return self._request(
@@ -258,60 +265,15 @@ class NanonetsClient:
         )
 
 
-def _multipart(files: Sequence[Path | tuple[str, BinaryIO | bytes]]) -> list[tuple[str, Any]]:
-    parts: list[tuple[str, Any]] = []
-    for item in files:
-        if isinstance(item, Path):
-            content_type = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
-            parts.append(("file", (item.name, item.read_bytes(), content_type)))
-        else:
-            name, content = item
-            parts.append(
-                ("file", (name, content, mimetypes.guess_type(name)[0] or "application/octet-stream"))
-            )
-    return parts
+def _session(
+    settings: NanonetsSettings, session: requests.Session, *, for_submission: bool
+) -> requests.Session:
+    session.auth = (settings.nanonets_api_key.get_secret_value(), "")
+    adapter = HTTPAdapter(max_retries=retry_policy(settings, for_submission=for_submission), pool_maxsize=32)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
-def _message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return " ".join(text.split())[:MAX_MESSAGE] or (response.reason or "error")
-    if isinstance(body, dict):
-        for key in ("message", "error", "detail"):
-            if isinstance(body.get(key), str) and body[key]:
-                return str(body[key])[:MAX_MESSAGE]
-    return (response.reason or "error")[:MAX_MESSAGE]
-
-
-def _error_for(response: requests.Response, path: str) -> NanonetsError:
-    status = response.status_code
-    message = _message(response)
-    kinds: dict[int, type[NanonetsError]] = {
-        400: NanonetsBadRequest,
-        401: NanonetsAuthError,
-        403: NanonetsAuthError,
-        402: NanonetsQuotaExceeded,
-        404: NanonetsNotFound,
-        429: NanonetsRateLimited,
-    }
-    kind = kinds.get(status, NanonetsUnavailable if status >= 500 else NanonetsError)
-    if kind is NanonetsAuthError:
-        message = f"{message} (check NANONETS_API_KEY)"
-    log.warning("nanonets error", extra={"status": status, "endpoint": path})
-    return kind(message, status=status, endpoint=path)
-
-
-def _json_body(response: requests.Response, path: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise NanonetsUnavailable(
-            "Nanonets answered with something that is not JSON", endpoint=path
-        ) from None
-    if isinstance(body, list):
-        return {"result": body}
-    if not isinstance(body, dict):
-        raise NanonetsUnavailable("Nanonets answered with JSON that is not an object", endpoint=path)
-    return body
+def _window(start_day_interval: int, current_batch_day: int) -> dict[str, str]:
+    return {"start_day_interval": str(start_day_interval), "current_batch_day": str(current_batch_day)}

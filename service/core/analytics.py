@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from service.core.keys import object_digest
 from service.models.document import NormalizedDocument
+from service.models.source import object_digest
 
 ROWS_FOLDER = "rows/"
 PARTITION_PATTERN = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")

@@ -1,15 +1,23 @@
 """Webhook and retrieval bodies → the file-level view (`FilePrediction`). Pure.
 
-Two shapes are understood, both from the seeds:
-- the prediction response: `result[]` of pages, each with `request_file_id`, `page` and `prediction[]`;
-- the retrieval response: `moderated_images[]` / `unmoderated_images[]` of pages with `predicted_boxes[]`.
-One body may hold pages of several files, in any order, a page even twice: they are grouped by file and
-sorted by page. Anything else is rejected with a typed `PayloadRejected`, never an unhandled exception.
+One parser for every body shape Nanonets sends (docs/OUTPUT.md, "Input shapes"), alone or mixed in one body:
+- the prediction response: `result[]` of pages with `prediction[]` (the seeds), also nested one level
+  deeper, `result[0].result[...]` (older accounts; the API reference's async example);
+- the per-document export: `result` is one object; the boxes of every page sit in one list
+  (`predicted_boxes` or `prediction`), each box naming its `page`; a person's corrections in
+  `moderated_boxes`; the file id in `request_file_id`, else in the export's `id`;
+- the page-level / retrieval shape: `moderated_images[]` / `unmoderated_images[]` of page objects;
+- a bare JSON array of page objects; a bare page or export object.
+Unknown keys are normal. Pages are grouped by file and sorted by index; a page delivered twice is kept
+once (the fuller copy). A page that names no file refuses the body (`no_request_file_id`): guessing could
+mix files, and reconcile recovers the files it did name by their id. Any other refusal is a typed
+`PayloadRejected` (`unknown_shape`, `invalid_payload`), never an unhandled exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,26 +25,47 @@ from pydantic import BaseModel, ValidationError
 
 from service.errors import PayloadRejected
 from service.models.nanonets import (
+    BodyEnvelope,
     FilePrediction,
-    ModeratedFileResponse,
+    PageEntry,
     PagePrediction,
     Prediction,
-    PredictionResponse,
     parse_request_metadata,
 )
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
+BOX_KEYS = ("prediction", "predicted_boxes", "moderated_boxes")
+ENVELOPE_KEYS = ("message", "signed_urls", "moderated_images_count", "unmoderated_images_count")
+# Where a body may say which export trigger sent it or what became of the file.
+TRIGGER_KEYS = ("status", "trigger", "event", "event_type", "action", "approval_status")
+APPROVED = frozenset({"approved", "approve", "approval", "on approval", "verified"})
+REJECTED = frozenset({"rejected", "reject", "rejection", "on rejection"})
+MAX_NESTING = 4  # result[0].result[...] is one level; deeper bodies are not Nanonets'
 
 
 @dataclass
-class _RawPage:
+class _Entry:
+    """A page or export object found in the body, validated, with where it was and which list held it."""
+
+    page: PageEntry
+    where: str
+    listed_moderated: bool | None = None  # True: moderated_images; False: unmoderated_images
+
+
+@dataclass
+class _PageParts:
+    boxes: list[Prediction] = field(default_factory=list)
+    moderated: list[Prediction] | None = None
+    width: float | None = None
+    height: float | None = None
+
+
+@dataclass
+class _Body:
+    entries: list[_Entry]
     file_id: str | None
-    index: int | None
-    boxes: list[Prediction]
-    metadata: str | dict[str, Any] | None
-    moderated: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
+    hint: ReviewHint | None
 
 
 def parse_payload(data: object) -> list[FilePrediction]:
@@ -53,103 +82,248 @@ def parse_retrieval(data: object, request_file_id: str) -> FilePrediction:
 
 
 def _parse(data: object, *, default_file_id: str | None) -> list[FilePrediction]:
+    body = _read_body(data)
+    by_file: dict[str, list[_Entry]] = {}
+    for entry in body.entries:
+        file_id = _file_id(entry, body.file_id, default_file_id)
+        if file_id is None:
+            raise PayloadRejected(
+                "no_request_file_id",
+                f"{entry.where or 'the body'} names no file: no request_file_id, no export id, "
+                "none in request_metadata",
+            )
+        by_file.setdefault(file_id, []).append(entry)
+    return [_file_prediction(file_id, entries, body.hint) for file_id, entries in by_file.items()]
+
+
+# ---------------------------------------------------------------------------------- finding the pages
+
+
+def _read_body(data: object) -> _Body:
+    if isinstance(data, list):
+        if not any(_is_page(item) or _has_nested(item) for item in data):
+            raise PayloadRejected("unknown_shape", "a JSON array, but not of Nanonets page objects")
+        return _Body(list(_list_entries(data, "", depth=0)), None, None)
     if not isinstance(data, dict):
-        raise PayloadRejected("unknown_shape", f"expected a JSON object, got {_kind(data)}")
-    if isinstance(data.get("result"), list):
-        pages = _prediction_pages(data)
-    elif any(key in data for key in RETRIEVAL_KEYS):
-        pages = _retrieval_pages(data)
-    else:
+        raise PayloadRejected("unknown_shape", f"expected a JSON object or array, got {_kind(data)}")
+    entries = list(_dict_entries(data))
+    if not entries and not _names_a_shape(data):
         raise PayloadRejected(
             "unknown_shape",
-            "not a Nanonets prediction (result[]) or retrieval (moderated_images[]) body",
+            "not a Nanonets body: no result (list or export object), moderated_images/unmoderated_images, "
+            "or boxes",
         )
-    top_file_id = data.get("request_file_id") if isinstance(data.get("request_file_id"), str) else None
-    return _group(pages, top_file_id or default_file_id, _review_hint(data))
+    _validate(BodyEnvelope, {key: data[key] for key in ENVELOPE_KEYS if key in data}, "")
+    top_file_id = data.get("request_file_id")
+    return _Body(entries, top_file_id if isinstance(top_file_id, str) else None, _body_hint(data))
 
 
-def _validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
+def _names_a_shape(data: Mapping[str, Any]) -> bool:
+    """A body that is one of the shapes but holds no page yet (an empty list, async "accepted" entries)."""
+    result = data.get("result")
+    return isinstance(result, list) or _is_entry_object(result) or any(key in data for key in RETRIEVAL_KEYS)
+
+
+def _dict_entries(data: Mapping[str, Any]) -> Iterator[_Entry]:
+    result = data.get("result")
+    if isinstance(result, list):
+        yield from _list_entries(result, "result", depth=0)
+    elif isinstance(result, dict):
+        if _has_nested(result):
+            yield from _list_entries(result["result"], "result.result", depth=1)
+        if _is_page(result):
+            yield _Entry(_validate(PageEntry, result, "result"), "result")
+    for moderated, key in ((True, "moderated_images"), (False, "unmoderated_images")):
+        if key in data:
+            yield from _retrieval_entries(data[key], key, moderated)
+    if _is_page(data):
+        yield _Entry(_validate(PageEntry, data, ""), "")  # a bare page or export object
+
+
+def _list_entries(items: Sequence[Any], where: str, *, depth: int) -> Iterator[_Entry]:
+    if depth > MAX_NESTING:
+        raise PayloadRejected("invalid_payload", f"{where}: result lists nested too deeply")
+    for position, item in enumerate(items):
+        here = f"{where}.{position}" if where else str(position)
+        if not isinstance(item, dict):
+            _validate(PageEntry, item, here)  # raises, naming where
+            continue
+        if _has_nested(item):
+            yield from _list_entries(item["result"], f"{here}.result", depth=depth + 1)
+        if _is_page(item):
+            yield _Entry(_validate(PageEntry, item, here), here)
+        # else: an "accepted" entry of an async submission: no prediction yet
+
+
+def _retrieval_entries(items: object, key: str, moderated: bool) -> Iterator[_Entry]:
+    if not isinstance(items, list):
+        raise PayloadRejected("invalid_payload", f"{key}: expected a list of pages, got {_kind(items)}")
+    for position, item in enumerate(items):
+        where = f"{key}.{position}"
+        yield _Entry(_validate(PageEntry, item, where), where, listed_moderated=moderated)
+
+
+def _is_page(item: object) -> bool:
+    return isinstance(item, dict) and any(key in item for key in BOX_KEYS)
+
+
+def _has_nested(item: object) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("result"), list)
+
+
+def _is_entry_object(item: object) -> bool:
+    return isinstance(item, dict) and (
+        _is_page(item) or _has_nested(item) or isinstance(item.get("request_file_id"), str)
+    )
+
+
+def _validate(model: type[BaseModel], data: object, where: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise PayloadRejected("invalid_payload", f"{where}: {first['msg']}") from None
+        path = ".".join(part for part in (where, *(str(p) for p in first["loc"])) if part) or "body"
+        raise PayloadRejected("invalid_payload", f"{path}: {first['msg']}") from None
     except RecursionError:
         raise PayloadRejected("invalid_payload", "the body is nested too deeply") from None
 
 
-def _prediction_pages(data: dict[str, Any]) -> list[_RawPage]:
-    response: PredictionResponse = _validate(PredictionResponse, data)
-    raw_entries = data["result"]
-    pages = []
-    for entry, page in zip(raw_entries, response.result, strict=True):
-        if isinstance(entry, dict) and "prediction" not in entry:
-            continue  # an "accepted" entry of an async submission: no prediction yet
-        pages.append(_RawPage(page.request_file_id, page.page, list(page.prediction), page.request_metadata))
-    return pages
+# ------------------------------------------------------------------------------------ naming the file
 
 
-def _retrieval_pages(data: dict[str, Any]) -> list[_RawPage]:
-    response: ModeratedFileResponse = _validate(ModeratedFileResponse, data)
-    pages = []
-    for moderated, group in ((True, response.moderated_images), (False, response.unmoderated_images)):
-        for page in group:
-            raw = _RawPage(page.request_file_id, page.page, list(page.predicted_boxes), page.request_metadata)
-            raw.moderated = moderated or bool(page.is_moderated and moderated)
-            raw.extras = dict(page.model_extra or {})
-            pages.append(raw)
-    return pages
-
-
-def _review_hint(data: dict[str, Any]) -> ReviewHint | None:
-    status = data.get("status")
-    if (isinstance(status, str) and status.lower() == "rejected") or data.get("is_rejected") is True:
-        return "rejected"
+def _file_id(entry: _Entry, top_file_id: str | None, default_file_id: str | None) -> str | None:
+    page = entry.page
+    # A page object's `id` is the page's; only an export object (no page index) uses `id` for the file.
+    export_id = page.id if page.page is None and entry.listed_moderated is None else None
+    metadata = parse_request_metadata(page.request_metadata) or {}
+    for candidate in (
+        page.request_file_id,
+        top_file_id,
+        default_file_id,
+        export_id,
+        metadata.get("request_file_id"),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
     return None
 
 
-def _group(
-    pages: Sequence[_RawPage], fallback_file_id: str | None, hint: ReviewHint | None
-) -> list[FilePrediction]:
-    by_file: dict[str, list[_RawPage]] = {}
-    for page in pages:
-        file_id = page.file_id or fallback_file_id
-        if not file_id:
-            raise PayloadRejected("no_request_file_id", "a page carries no request_file_id")
-        by_file.setdefault(file_id, []).append(page)
-    return [_file_prediction(file_id, file_pages, hint) for file_id, file_pages in by_file.items()]
+# ----------------------------------------------------------------------------------- review state
 
 
-def _file_prediction(file_id: str, pages: list[_RawPage], hint: ReviewHint | None) -> FilePrediction:
-    merged: dict[int, tuple[Prediction, ...]] = {}
-    for position, page in enumerate(pages):
-        index = _page_index(page, position)
-        boxes = tuple(page.boxes)
-        if index not in merged or len(boxes) > len(merged[index]):
-            merged[index] = boxes  # the same page delivered twice: keep the fuller copy, not both
-    metadata = next((p.metadata for p in pages if p.metadata not in (None, "")), None)
+def _phrase(value: object) -> str:
+    """`On_Approval`, `on-approval` and ` On Approval ` alike; whole phrases only, so `not_approved` or
+    `unapproved` never read as approved."""
+    return " ".join(re.split(r"[\s_-]+", value.strip().lower())) if isinstance(value, str) else ""
+
+
+def _hint(values: Sequence[object], rejected_flag: object = None) -> ReviewHint | None:
+    phrases = {_phrase(value) for value in values}
+    if phrases & REJECTED or rejected_flag is True:
+        return "rejected"
+    return "approved" if phrases & APPROVED else None
+
+
+def _body_hint(data: Mapping[str, Any]) -> ReviewHint | None:
+    """The trigger or status a body carries: On Approval, On Rejection, `approval_status`, `is_rejected`."""
+    return _hint([data.get(key) for key in TRIGGER_KEYS], data.get("is_rejected"))
+
+
+def _entry_hint(entry: _Entry) -> ReviewHint | None:
+    extras = entry.page.model_extra or {}
+    return _hint([entry.page.approval_status, extras.get("status")], extras.get("is_rejected"))
+
+
+def _is_moderated(entry: _Entry) -> bool:
+    return entry.listed_moderated is True or entry.page.is_moderated is True
+
+
+def _review(entries: Sequence[_Entry], body_hint: ReviewHint | None) -> ReviewHint:
+    hints = {body_hint, *(_entry_hint(entry) for entry in entries)}
+    if "rejected" in hints:
+        return "rejected"
+    # "Moderated" means approved in Nanonets; approval is per file, so every page must say so.
+    if "approved" in hints or (entries and all(_is_moderated(entry) for entry in entries)):
+        return "approved"
+    return "pending"
+
+
+# ------------------------------------------------------------------------------------------- pages
+
+
+def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint | None) -> FilePrediction:
+    merged: dict[int, _PageParts] = {}
+    for position, entry in enumerate(entries):
+        for index, parts in _entry_pages(entry.page, position).items():
+            _merge(merged.setdefault(index, _PageParts()), parts)
+    metadata = next(
+        (e.page.request_metadata for e in entries if e.page.request_metadata not in (None, "")), None
+    )
     return FilePrediction(
         request_file_id=file_id,
-        pages=tuple(PagePrediction(page=index, boxes=merged[index]) for index in sorted(merged)),
+        pages=tuple(_page_prediction(index, merged[index]) for index in sorted(merged)),
         request_metadata=parse_request_metadata(metadata),
-        review=hint or _page_review(pages),
+        review=_review(entries, body_hint),
         ready=bool(merged),
+        model_id=next((e.page.model_id for e in entries if e.page.model_id), None),
     )
 
 
-def _page_review(pages: Iterable[_RawPage]) -> ReviewHint:
-    pages = list(pages)
-    if any(str(p.extras.get("status", "")).lower() == "rejected" for p in pages):
-        return "rejected"
-    return "approved" if pages and all(p.moderated for p in pages) else "pending"
+def _entry_pages(page: PageEntry, position: int) -> dict[int, _PageParts]:
+    """The pages one entry speaks of: a page object's own page, or, for an export object, every page its
+    boxes name. A box's own `page` wins over its entry's (live boxes carry it); the legacy `page_no` does
+    not (the seeds' page index came first)."""
+    own = page.page if page.page is not None and page.page >= 0 else None
+    predicted = page.predicted_boxes or page.prediction
+    moderated = page.moderated_boxes or []  # empty or null: nobody reviewed (what integrations assume too)
+    parts: dict[int, _PageParts] = {}
+    for box in predicted:
+        parts.setdefault(_box_page(box, own, position), _PageParts()).boxes.append(box)
+    for box in moderated:
+        part = parts.setdefault(_box_page(box, own, position), _PageParts())
+        part.moderated = [*(part.moderated or []), box]
+    if own is not None or not parts:
+        parts.setdefault(position if own is None else own, _PageParts())
+    elif any(box.page_index() is not None for box in (*predicted, *moderated)):
+        for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
+            parts.setdefault(index, _PageParts())
+    sized = own if own is not None else (next(iter(parts)) if len(parts) == 1 else None)
+    if sized is not None and page.size is not None:
+        parts[sized].width, parts[sized].height = _positive(page.size.width), _positive(page.size.height)
+    return parts
 
 
-def _page_index(page: _RawPage, position: int) -> int:
-    if page.index is not None and page.index >= 0:
-        return page.index
-    numbers = [box.page_no for box in page.boxes if box.page_no is not None and box.page_no >= 0]
-    return min(numbers) if numbers else position
+def _box_page(box: Prediction, own: int | None, fallback: int) -> int:
+    if box.page is not None and box.page >= 0:
+        return box.page
+    if own is not None:
+        return own
+    index = box.page_index()
+    return fallback if index is None else index
+
+
+def _merge(into: _PageParts, other: _PageParts) -> None:
+    """The same page delivered twice: keep the fuller copy of each list, not both."""
+    if len(other.boxes) > len(into.boxes):
+        into.boxes = other.boxes
+    if other.moderated is not None and len(other.moderated) > len(into.moderated or []):
+        into.moderated = other.moderated
+    if into.width is None and into.height is None:
+        into.width, into.height = other.width, other.height
+
+
+def _page_prediction(index: int, parts: _PageParts) -> PagePrediction:
+    return PagePrediction(
+        page=index,
+        boxes=tuple(parts.boxes),
+        moderated_boxes=None if parts.moderated is None else tuple(parts.moderated),
+        width=parts.width,
+        height=parts.height,
+    )
+
+
+def _positive(value: float | None) -> float | None:
+    return value if value is not None and value > 0 else None
 
 
 def _kind(value: object) -> str:

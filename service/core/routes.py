@@ -33,14 +33,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from service.core.keys import output_key_under, prefix_shape
+from service.core.keys import DEFAULT_ROUTE, RouteKeys, longest_prefix, output_key_under, prefix_shape
 from service.core.rules import Rules, RulesError, load_rules
 from service.settings import SettingsError
 
 if TYPE_CHECKING:
     from service.settings import Settings
 
-DEFAULT_ROUTE = "default"
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 MODEL_ID_PATTERN = re.compile(rf"^({UUID}|emulator-[a-z0-9][a-z0-9-]{{0,62}})$")
 ROUTE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -102,8 +101,7 @@ class Routes(BaseModel):
 
     def route_for(self, key: str) -> Route | None:
         """The route of the longest prefix `key` starts with; None when it is under no route."""
-        matching = [route for route in self.routes if key.startswith(route.prefix)]
-        return max(matching, key=lambda route: len(route.prefix), default=None)
+        return longest_prefix(self.routes, key, lambda route: route.prefix)
 
     def skip_reason(self, key: str) -> str | None:
         if self.route_for(key) is not None:
@@ -117,6 +115,17 @@ class Routes(BaseModel):
     def pages_per_minute(self, model_id: str) -> int | None:
         """The page budget of a model (routes of one model share one budget)."""
         return next((r.pages_per_minute for r in self.routes if r.model_id == model_id), None)
+
+    def model_ids(self) -> list[str]:
+        """Every model the routes submit to, once each, in the order of the routes."""
+        return list(dict.fromkeys(route.model_id for route in self.routes))
+
+    def names_of_model(self, model_id: str) -> list[str]:
+        return [route.name for route in self.routes if route.model_id == model_id]
+
+    def route_keys(self) -> tuple[RouteKeys, ...]:
+        """Where each route reads and writes, for the key policy (core/keys.py)."""
+        return tuple(RouteKeys(route.name, route.prefix, route.output_prefix) for route in self.routes)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 Loading is checked at start-up: a bad rules file stops the service with one sentence naming the file and
 the problem. Validation is pure. Without a rules file there is schema validation only: no issues.
+`min_confidence` applies to scored values the model produced (see `_below`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,15 @@ def validate_document(
     return Validation(status="failed" if issues else "passed", issues=issues)
 
 
+def _below(min_confidence: float | None, value: DocumentField) -> bool:
+    """`min_confidence` judges the model's own guesses only. A value a person set (in Nanonets or the
+    console) is not the model's, whatever score its box still carries; a value Nanonets did not score
+    (confidence None, e.g. score 0) has no confidence to be low."""
+    if min_confidence is None or value.source != "model" or value.confidence is None:
+        return False
+    return value.confidence < min_confidence
+
+
 def _field_issues(
     label: str, rule: FieldRule, value: DocumentField | None, rules: Rules
 ) -> list[ValidationIssue]:
@@ -135,9 +145,7 @@ def _field_issues(
             ]
         return []
     issues: list[ValidationIssue] = []
-    if rule.min_confidence is not None and (
-        value.confidence is None or value.confidence < rule.min_confidence
-    ):
+    if _below(rule.min_confidence, value):
         issues.append(
             ValidationIssue(
                 field=label,

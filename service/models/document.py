@@ -1,4 +1,9 @@
-"""The normalized output document, version 1 (CONTRACT.md). Its JSON Schema is exported from here."""
+"""The normalized output document, version 1.1 (docs/OUTPUT.md). Its JSON Schema is exported from here.
+
+1.1 is additive to 1: `schema_version` stays 1 (consumers that check it keep working) and `schema_minor`
+says 1. New: `schema_minor`, `pages_info` (page sizes), and per field `predicted` and `source` (what a
+person changed). Every 1.0 document is a valid 1.1 document.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.models.source import SourceRef as SourceRef  # the document names its source
+
 SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_MINOR = 1
+SCHEMA_BASE_URL = "https://nanonets-ingest.example/schemas"
 
 FieldType = Literal["date", "amount", "quantity", "number", "text"]
 IssueCode = Literal["missing", "low_confidence", "bad_format", "pattern_mismatch"]
 Review = Literal["pending", "approved", "rejected", "auto_approved"]
+ValueSource = Literal["model", "nanonets_review", "console"]
 Normalized = str | float | None
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SourceRef(_Strict):
-    bucket: str
-    key: str
-    etag: str | None = None
-    version_id: str | None = None
 
 
 class NanonetsRef(_Strict):
@@ -37,7 +40,9 @@ class FieldCandidate(_Strict):
 
     value: str
     normalized: Normalized = None
-    confidence: float | None = None
+    confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="0-1; null when Nanonets did not score the value"
+    )
     page: int | None = None
     bbox: list[float] | None = Field(default=None, min_length=4, max_length=4)
 
@@ -45,12 +50,30 @@ class FieldCandidate(_Strict):
 class DocumentField(FieldCandidate):
     type: FieldType = "text"
     others: list[FieldCandidate] = Field(default_factory=list)
+    predicted: str | None = Field(
+        default=None,
+        description="1.1: the model's value (its ocr_text) where `value` differs from it; null when the "
+        "value is the model's, or the model predicted nothing for this label",
+    )
+    source: ValueSource = Field(
+        default="model",
+        description="1.1: who set `value`: `model` (the prediction, confirmed or not), `nanonets_review` "
+        "(a person's correction in Nanonets), `console` (a correction in our review console)",
+    )
 
 
 class Table(_Strict):
     label: str
     page: int | None = None
     rows: list[dict[str, str | None]] = Field(default_factory=list)
+
+
+class PageInfo(_Strict):
+    """1.1: one page, with the size (pixels) of the page image its boxes' coordinates refer to."""
+
+    page: int = Field(ge=0)
+    width: float | None = Field(default=None, gt=0)
+    height: float | None = Field(default=None, gt=0)
 
 
 class ValidationIssue(_Strict):
@@ -66,9 +89,15 @@ class Validation(_Strict):
 
 class NormalizedDocument(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
+    schema_minor: int = Field(
+        default=SCHEMA_MINOR, ge=0, description="1.1: the minor version (absent in 1.0 documents)"
+    )
     source: SourceRef
     nanonets: NanonetsRef
     pages: int = Field(ge=0)
+    pages_info: list[PageInfo] = Field(
+        default_factory=list, description="1.1: every page, in page order, with its size when known"
+    )
     fields: dict[str, DocumentField] = Field(default_factory=dict)
     tables: list[Table] = Field(default_factory=list)
     validation: Validation = Field(default_factory=Validation)
@@ -79,12 +108,12 @@ class NormalizedDocument(_Strict):
         return self.model_dump_json(indent=2).encode("utf-8")
 
 
-def document_json_schema() -> dict[str, Any]:
+def document_json_schema(name: str = f"normalized-document-v1.{SCHEMA_MINOR}.json") -> dict[str, Any]:
     schema = NormalizedDocument.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://nanonets-ingest.example/schemas/normalized-document-v1.json"
+    schema["$id"] = f"{SCHEMA_BASE_URL}/{name}"
     return schema
 
 
-def document_json_schema_text() -> str:
-    return json.dumps(document_json_schema(), indent=2, sort_keys=True) + "\n"
+def document_json_schema_text(name: str = f"normalized-document-v1.{SCHEMA_MINOR}.json") -> str:
+    return json.dumps(document_json_schema(name), indent=2, sort_keys=True) + "\n"

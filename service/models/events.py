@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import PayloadRejected
+from service.models.source import SourceRef
 
 MAX_ENVELOPE_DEPTH = 3  # S3 in SNS in SQS is the deepest real nesting
 
@@ -78,6 +79,10 @@ class ObjectEvent:
     event_name: str
     message_id: str | None = None
 
+    @property
+    def source(self) -> SourceRef:
+        return SourceRef(bucket=self.bucket, key=self.key, etag=self.etag, version_id=self.version_id)
+
 
 @dataclass(frozen=True)
 class SkippedEvent:
@@ -98,6 +103,8 @@ class SubscriptionConfirmation:
 class InvalidMessage:
     message_id: str | None
     reason: str
+    # The message's own bytes (an SQS body, an SNS Message, a record), kept so `quarantine retry` can act.
+    raw: str | None = None
 
 
 Item = ObjectEvent | SkippedEvent | SubscriptionConfirmation | InvalidMessage
@@ -162,10 +169,11 @@ def _unwrap_sqs_message(record: dict[str, Any], out: UnwrappedEvent, *, depth: i
     body = record.get("body")
     inner = _loads(body) if isinstance(body, str) else None
     if inner is None:
-        out.items.append(InvalidMessage(message_id, "SQS message body is not JSON"))
+        raw = body if isinstance(body, str) else json.dumps(body)
+        out.items.append(InvalidMessage(message_id, "SQS message body is not JSON", raw))
         return
     if not _unwrap_into(inner, out, message_id=message_id, depth=depth + 1):
-        out.items.append(InvalidMessage(message_id, "SQS message body is not an S3 event"))
+        out.items.append(InvalidMessage(message_id, "SQS message body is not an S3 event", body))
 
 
 def _unwrap_sns_http(sns: dict[str, Any], out: UnwrappedEvent, *, message_id: str | None, depth: int) -> bool:
@@ -194,7 +202,8 @@ def _unwrap_sns_http(sns: dict[str, Any], out: UnwrappedEvent, *, message_id: st
     message = sns.get("Message")
     inner = _loads(message) if isinstance(message, str) else None
     if inner is None or not _unwrap_into(inner, out, message_id=own_id, depth=depth + 1):
-        out.items.append(InvalidMessage(own_id, "SNS Message is not an S3 event"))
+        raw = message if isinstance(message, str) else json.dumps(sns)
+        out.items.append(InvalidMessage(own_id, "SNS Message is not an S3 event", raw))
     return True
 
 

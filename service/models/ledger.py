@@ -1,14 +1,21 @@
-"""What the service remembers under STATE_PREFIX: submission claims, the ledger, quarantine records."""
+"""What the service remembers under STATE_PREFIX: submission claims, the ledger, quarantine records.
+
+Times are aware UTC datetimes; pydantic writes them as ISO 8601 (`2026-01-01T00:00:00Z`) and reads back both
+that and the older `+00:00` form.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from service.models.document import Review, SourceRef
+from service.models.document import Review
+from service.models.source import SourceRef
 
 LedgerStatus = Literal["pending", "done", "failed", "superseded"]
+LEDGER_STATUSES: tuple[LedgerStatus, ...] = ("pending", "done", "failed", "superseded")
 ClaimState = Literal["submitting", "submitted"]
 QuarantineKind = Literal["webhook", "event", "submission"]
 
@@ -22,10 +29,13 @@ class SubmissionClaim(_Record):
     worker submits a given version however many events announce it."""
 
     source: SourceRef
-    source_token: str
     state: ClaimState = "submitting"
     request_file_id: str | None = None
-    claimed_at: str
+    claimed_at: AwareDatetime
+
+    @property
+    def source_token(self) -> str:
+        return self.source.token
 
 
 class LedgerRecord(_Record):
@@ -33,11 +43,12 @@ class LedgerRecord(_Record):
 
     request_file_id: str
     model_id: str
+    # The route (routes file) the source was submitted by: its rules validate the result.
+    route: str = "default"
     source: SourceRef
-    source_token: str
     status: LedgerStatus = "pending"
-    submitted_at: str
-    updated_at: str
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
     output_key: str
     review: Review | None = None
     validation_status: Literal["passed", "failed"] | None = None
@@ -47,6 +58,10 @@ class LedgerRecord(_Record):
     raw_keys: list[str] = Field(default_factory=list)
     reason: str | None = None
 
+    @property
+    def source_token(self) -> str:
+        return self.source.token
+
 
 class QuarantineRecord(_Record):
     """An input that could not become an output, with why, and where its raw bytes are kept."""
@@ -55,8 +70,13 @@ class QuarantineRecord(_Record):
     kind: QuarantineKind
     code: str
     reason: str
-    received_at: str
+    received_at: AwareDatetime
     raw_key: str | None = None
     request_file_id: str | None = None
     source: SourceRef | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+def utc_iso(moment: datetime) -> str:
+    """`2026-01-01T00:00:00Z`: the one text form of a time in our files and answers."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

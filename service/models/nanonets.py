@@ -1,19 +1,52 @@
-"""Nanonets payloads: the schemas of the OpenAPI seed, plus the file-level view the pipeline works on.
+"""Nanonets payloads: the page and box objects every body shape is made of, plus the file-level view the
+pipeline works on.
 
 Lenient where Nanonets is: unknown keys are kept (`extra="allow"`), numbers that arrive as strings are
-accepted, missing optional values default. Strict where a wrong value would corrupt the output: a score
-outside 0..1 or a prediction type other than field/table is rejected.
+accepted, missing optional values default. A score never fails a document: Nanonets writes scores on
+mixed scales (0-1 for fields, 0-100 such as `99.99` for table cells, `0` for "not scored"), so `score`
+is brought onto one scale here (`score_to_confidence`). Strict where a wrong value would corrupt the
+output: a prediction type other than field/table, a page index or request_file_id of the wrong kind.
 """
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-Score = Annotated[float, Field(ge=0.0, le=1.0)]
 ReviewState = Literal["pending", "approved", "rejected", "auto_approved"]
+
+
+def score_to_confidence(raw: object) -> float | None:
+    """A Nanonets score on our 0-1 scale, or None when it says nothing.
+
+    - `0 < s <= 1` is already a 0-1 score; `1 < s <= 100` is a percentage (`99.99` → 0.9999). A score of
+      exactly 1 reads as 1.0 (the 0-1 scale), not 1 %: scores are judged one by one, not per table.
+    - `0` is Nanonets' "not scored" (tables and their cells in live data), not "certainly wrong": None, so
+      a `min_confidence` rule does not fail it as if it were zero.
+    - Negative, above 100, NaN, infinite, booleans and text that is not a number are absurd: None, and
+      the document is kept (a bad score must not fail a whole document).
+    """
+    if type(raw) is float:
+        number = raw
+    elif type(raw) is int or isinstance(raw, str):  # `type`: a bool is an int too, and says nothing
+        try:
+            number = float(raw)
+        except (ValueError, OverflowError):
+            return None
+    else:
+        return None
+    if 0.0 < number <= 1.0:  # the common case first: this runs for every box and cell
+        return number
+    if 1.0 < number <= 100.0:
+        # Decimal shifts the point exactly: 99.99 becomes 0.9999, not 0.9998999999999999.
+        return float(Decimal(repr(number)).scaleb(-2))
+    return None  # 0, negative, above 100, NaN, infinite
+
+
+Score = Annotated[float | None, BeforeValidator(score_to_confidence)]
 
 
 class NanonetsModel(BaseModel):
@@ -24,16 +57,25 @@ def _none_to_empty(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _none_to_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
 class TableCell(NanonetsModel):
+    """One cell of a table box. `row`/`col` are 1-based in live data, 0-based in some examples."""
+
     id: str | None = None
     row: int | None = None
     col: int | None = None
+    row_span: int | None = None
+    col_span: int | None = None
     label: str = ""
+    row_label: str | None = None
     xmin: float | None = None
     ymin: float | None = None
     xmax: float | None = None
     ymax: float | None = None
-    score: Score | None = None
+    score: Score = None
     text: str = ""
     verification_status: str | None = None
     status: str | None = None
@@ -44,33 +86,33 @@ class TableCell(NanonetsModel):
 
 
 class Prediction(NanonetsModel):
+    """One box: a field, or a table with `cells`. `page` is its page (0-based); `page_no` is the older
+    name seen only in synthetic examples."""
+
     id: str | None = None
     label: str = ""
     xmin: float | None = None
     ymin: float | None = None
     xmax: float | None = None
     ymax: float | None = None
-    score: Score | None = None
+    score: Score = None
     ocr_text: str = ""
     type: Literal["field", "table"] = "field"
     status: str | None = None
     validation_status: str | None = None
     validation_message: str | None = None
+    page: int | None = None
     page_no: int | None = None
     label_id: str | None = None
     cells: list[TableCell] = Field(default_factory=list)
 
     _empty_text = field_validator("ocr_text", "label", mode="before")(_none_to_empty)
+    _cells_list = field_validator("cells", mode="before")(_none_to_list)
 
     @field_validator("type", mode="before")
     @classmethod
     def _default_type(cls, value: Any) -> Any:
         return "field" if value in (None, "") else value
-
-    @field_validator("cells", mode="before")
-    @classmethod
-    def _cells_list(cls, value: Any) -> Any:
-        return [] if value is None else value
 
     def bbox(self) -> list[float] | None:
         corners = (self.xmin, self.ymin, self.xmax, self.ymax)
@@ -78,32 +120,62 @@ class Prediction(NanonetsModel):
             return None
         return [float(c) for c in corners if c is not None]
 
+    def page_index(self) -> int | None:
+        """The page this box says it sits on, if it says (negative indexes say nothing)."""
+        for index in (self.page, self.page_no):
+            if index is not None and index >= 0:
+                return index
+        return None
+
 
 class PageSize(NanonetsModel):
+    """Pixels of the page image the box coordinates refer to (e.g. 2550 x 3300)."""
+
     width: float | None = None
     height: float | None = None
 
 
-class PredictionPage(NanonetsModel):
+class PageEntry(NanonetsModel):
+    """A page object, whatever list it came in, or the per-document export object.
+
+    - a page of the prediction response (`result[]`, boxes in `prediction`);
+    - a page object of retrieval answers and newer webhooks (`moderated_images[]`, `unmoderated_images[]`,
+      a bare array): boxes in `predicted_boxes`, a person's reviewed boxes in `moderated_boxes` (null
+      until someone reviewed the page), `size`, and the **page** id in `id`;
+    - the per-document export (`result` is one object): no `page`, the boxes of every page in one list,
+      each box with its own `page`, and the **file** id in `id` when `request_file_id` is missing.
+    An older nesting (`result[0].result[...]`) leaves the inner list in the extras under `result`.
+    """
+
+    id: str | None = None
+    request_file_id: str | None = None
+    model_id: str | None = None
     message: str | None = None
     input: str | None = None
-    prediction: list[Prediction] = Field(default_factory=list)
+    original_file_name: str | None = None
     page: int | None = None
-    request_file_id: str | None = None
-    id: str | None = None
+    size: PageSize | None = None
+    url: str | None = None
+    day_since_epoch: int | None = None
     request_metadata: str | dict[str, Any] | None = None
     processing_type: str | None = None
-    size: PageSize | None = None
+    is_moderated: bool | None = None
+    approval_status: str | None = None
+    prediction: list[Prediction] = Field(default_factory=list)
+    predicted_boxes: list[Prediction] = Field(default_factory=list)
+    moderated_boxes: list[Prediction] | None = None
 
-    @field_validator("prediction", mode="before")
-    @classmethod
-    def _prediction_list(cls, value: Any) -> Any:
-        return [] if value is None else value
+    _boxes_lists = field_validator("prediction", "predicted_boxes", mode="before")(_none_to_list)
+
+
+# The seeds name the same object after the list it came in.
+PredictionPage = PageEntry
+ModeratedPage = PageEntry
 
 
 class PredictionResponse(NanonetsModel):
     message: str | None = None
-    result: list[PredictionPage] = Field(default_factory=list)
+    result: list[PageEntry] = Field(default_factory=list)
     signed_urls: dict[str, Any] | None = None
 
 
@@ -119,30 +191,21 @@ class AsyncAcceptedResponse(NanonetsModel):
     result: list[AsyncAcceptedItem] = Field(default_factory=list)
 
 
-class ModeratedPage(NanonetsModel):
-    model_id: str | None = None
-    day_since_epoch: int | None = None
-    is_moderated: bool | None = None
-    id: str | None = None
-    url: str | None = None
-    predicted_boxes: list[Prediction] = Field(default_factory=list)
-    # Not in the OpenAPI schema, but carried by real retrieval answers (kept as extras otherwise).
-    request_file_id: str | None = None
-    request_metadata: str | dict[str, Any] | None = None
-    page: int | None = None
-
-    @field_validator("predicted_boxes", mode="before")
-    @classmethod
-    def _boxes_list(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-
 class ModeratedFileResponse(NanonetsModel):
     moderated_images_count: int | None = None
     unmoderated_images_count: int | None = None
-    moderated_images: list[ModeratedPage] = Field(default_factory=list)
-    unmoderated_images: list[ModeratedPage] = Field(default_factory=list)
+    moderated_images: list[PageEntry] = Field(default_factory=list)
+    unmoderated_images: list[PageEntry] = Field(default_factory=list)
     signed_urls: dict[str, Any] | None = None
+
+
+class BodyEnvelope(NanonetsModel):
+    """The scalar keys around the page lists of any body; checked so a wrong type is named, not ignored."""
+
+    message: str | None = None
+    signed_urls: dict[str, Any] | None = None
+    moderated_images_count: int | None = None
+    unmoderated_images_count: int | None = None
 
 
 def parse_request_metadata(raw: str | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -162,20 +225,38 @@ def parse_request_metadata(raw: str | dict[str, Any] | None) -> dict[str, Any] |
 
 
 class PagePrediction(BaseModel):
-    """The boxes Nanonets predicted on one page of a file (0-based page index)."""
+    """One page of a file (0-based index): the model's boxes, a person's reviewed boxes, the page size.
+
+    `moderated_boxes` is None until a person reviewed the page in Nanonets; once set it is the truth for
+    the page (a box it lacks was deleted by the reviewer) and `boxes` still holds the model's guess.
+    `width`/`height` are the pixels the box coordinates refer to, None when the body did not say.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     page: int
     boxes: tuple[Prediction, ...] = ()
+    moderated_boxes: tuple[Prediction, ...] | None = None
+    width: float | None = None
+    height: float | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        return self.moderated_boxes is not None
+
+    @property
+    def final_boxes(self) -> tuple[Prediction, ...]:
+        """The boxes whose values the output carries: the reviewed ones where a person reviewed."""
+        return self.moderated_boxes if self.moderated_boxes is not None else self.boxes
 
 
 class FilePrediction(BaseModel):
     """Everything a payload said about one file, pages sorted by index.
 
-    `review` is what the payload implies: retrieval pages under `moderated_images` are approved; a
-    payload marked rejected is rejected; anything else is pending. `ready` is false when a retrieval
-    answer has no page yet (the async prediction is still running).
+    `review` is what the payload implies: `rejected` when anything in it says rejected; `approved` when
+    its approval status or trigger says approved, or every page is moderated (listed under
+    `moderated_images` or `is_moderated`); else pending. `ready` is false when a retrieval answer has no
+    page yet (the async prediction is still running). `model_id` is the model the body names, if any.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -185,3 +266,9 @@ class FilePrediction(BaseModel):
     request_metadata: dict[str, Any] | None = None
     review: Literal["pending", "approved", "rejected"] = "pending"
     ready: bool = True
+    model_id: str | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        """A person reviewed at least one page in Nanonets (its values may differ from the model's)."""
+        return any(page.reviewed for page in self.pages)

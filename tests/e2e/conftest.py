@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from service.emulator.control import EmulatorControl
-from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
 
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
 
@@ -44,7 +44,8 @@ class Stack:
 
 
 @pytest.fixture()
-def stack(service: Process, s3: Any, emulator_url: str) -> Stack:
+def stack(service: Process, emulator_url: str, s3: Any) -> Stack:
+    """The emulator is reset before S3, so no delivery of an earlier test lands in the fresh state."""
     control = EmulatorControl(emulator_url)
     control.config(
         webhook_url=f"{service.url}/webhooks/nanonets?token={TEST_SECRET}",

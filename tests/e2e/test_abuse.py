@@ -12,10 +12,12 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.events import s3_event
+from devtools.stack import EMULATOR_KEY, TEST_SECRET, Process
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import Stack
-from tests.servers import EMULATOR_KEY, TEST_SECRET, Process
-from tests.support import RECEIPT_PAGES, document_bytes, list_keys, s3_event
+from tests.support import list_keys
 
 pytestmark = pytest.mark.e2e
 AUTH = {"X-Webhook-Token": TEST_SECRET}

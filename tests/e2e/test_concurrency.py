@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 import requests
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_event
+from devtools.stack import TEST_SECRET, Process
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import Stack, start_service
-from tests.servers import TEST_SECRET, Process
-from tests.support import RECEIPT_PAGES, document_bytes, list_keys, s3_event
+from tests.support import list_keys
 
 pytestmark = pytest.mark.e2e
 AUTH = {"X-Webhook-Token": TEST_SECRET}

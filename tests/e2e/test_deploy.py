@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, free_port, wait_http
+from devtools.stack import REPO, TEST_SECRET, Process, ServiceEnv, free_port, wait_http
 
 BIN = Path(sys.executable).parent
 
@@ -124,7 +124,9 @@ def test_lambda_package_holds_the_service_and_its_dependencies_not_the_tests(
     assert {"service/aws_lambda.py", "service/openapi.json", "samples/rules/fuel-receipts.yaml"} <= names
     assert any(n.startswith("apig_wsgi") for n in names)
     assert any(n.startswith("pydantic_core/") for n in names)
-    assert not any(n.startswith(("tests/", "samples/documents/", "node_modules/", ".venv/")) for n in names)
+    assert not any(
+        n.startswith(("tests/", "devtools/", "samples/documents/", "node_modules/", ".venv/")) for n in names
+    )
 
 
 def test_lambda_requirements_match_pyproject() -> None:
@@ -141,6 +143,28 @@ def test_lambda_requirements_match_pyproject() -> None:
     ]
     assert names(lambda_lines) == names(project) - {"gunicorn", "tqdm"}
     assert set(lambda_lines) <= set(project)  # the same version ranges
+
+
+@pytest.mark.timeout(300)
+def test_wheel_holds_the_service_only_never_the_dev_tools(tmp_path: Path) -> None:
+    # Built from a copy, so a stale build/ left in the working tree cannot smuggle old files in.
+    source = tmp_path / "src"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "node_modules", "build", "*.egg-info", ".serverless", ".demo", "__pycache__"
+        ),
+    )
+    done = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)]
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = (tmp_path / "dist").glob("nanonets_ingest-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"service/aws_lambda.py", "service/openapi.json", "service/py.typed"} <= set(names)
+    assert all(n.startswith(("service/", "nanonets_ingest-")) for n in names), names
+    assert not any("emulator" in n or "devtools" in n for n in names)
 
 
 # ---------------------------------------------------------------- container

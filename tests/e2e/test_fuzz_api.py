@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.stack import REPO, TEST_SECRET
 from tests.e2e.conftest import Stack
-from tests.servers import REPO, TEST_SECRET
 
 CHECKS = ",".join(
     [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.soak import run_soak
+from devtools.soak import run_soak
 
 pytestmark = pytest.mark.e2e
 

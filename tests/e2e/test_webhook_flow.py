@@ -10,11 +10,14 @@ import jsonschema
 import pytest
 import requests
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import s3_event
+from devtools.proxy import TcpProxy
+from devtools.stack import REPO, TEST_SECRET, Process, ServiceEnv, start_gunicorn
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES, Stack
-from tests.servers import REPO, TEST_SECRET, Process, ServiceEnv, TcpProxy, start_gunicorn
-from tests.support import RECEIPT_PAGES, document_bytes, list_keys, s3_event, wait_for
+from tests.support import list_keys, wait_for
 
 pytestmark = pytest.mark.e2e
 AUTH = {"X-Webhook-Token": TEST_SECRET}

@@ -1,4 +1,4 @@
-"""The analytics dataset in moto S3 (AnalyticsWriter) and `nanonets-ingest export` reading it back as CSV,
+"""The analytics dataset in moto S3 (S3AnalyticsDataset) and `nanonets-ingest export` reading it back as CSV,
 JSON Lines and Parquet, through the real CLI entry point."""
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from devtools.stack import AWS_TEST_ENV, REPO
 from scripts.make_samples import SAMPLE_DOCUMENTS, webhook_bodies
-from service.adapters.analytics import AnalyticsWriter
-from service.adapters.s3_objects import S3Objects
+from service.adapters.s3.analytics import S3AnalyticsDataset
+from service.adapters.s3.bucket import StateBucket
+from service.adapters.s3.objects import S3ObjectStore
 from service.cli import main
 from service.core.analytics import COLUMNS
 from service.core.normalize import normalize_file
@@ -23,7 +25,6 @@ from service.core.routes import load_routes
 from service.models.document import NormalizedDocument, SourceRef
 from service.settings import Settings, load_settings
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import AWS_TEST_ENV, REPO
 
 
 @pytest.fixture()
@@ -72,11 +73,21 @@ def export(*args: str) -> int:
     return main(["export", *args])
 
 
+def dataset_in(settings: Settings, s3: Any) -> S3AnalyticsDataset:
+    objects = S3ObjectStore(s3)
+    return S3AnalyticsDataset(
+        objects,
+        output_bucket=settings.output_bucket,
+        analytics_prefix=settings.analytics_prefix,
+        state=StateBucket(objects, settings.state_bucket_name, settings.state_prefix),
+    )
+
+
 # ---------------------------------------------------------------- the writer
 
 
 def test_rewritten_document_replaces_its_rows_in_its_first_days_partition(env: Settings, s3: Any) -> None:
-    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
+    writer = dataset_in(env, s3)
     document, route = sample_documents(env, "2026-11-24T09:00:00Z")[0]
     first_key = writer.write(document, route)
     approved = document.model_copy(update={"review": "approved", "processed_at": "2026-11-27T10:00:00Z"})
@@ -92,7 +103,7 @@ def test_rewritten_document_replaces_its_rows_in_its_first_days_partition(env: S
 
 
 def test_first_day_is_agreed_through_a_conditional_marker(env: Settings, s3: Any) -> None:
-    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
+    writer = dataset_in(env, s3)
     assert writer.first_day(INPUT_BUCKET, "incoming/x.pdf", date(2026, 1, 2)) == date(2026, 1, 2)
     assert writer.first_day(INPUT_BUCKET, "incoming/x.pdf", date(2026, 3, 4)) == date(2026, 1, 2)
     assert writer.first_day(INPUT_BUCKET, "incoming/y.pdf", date(2026, 3, 4)) == date(2026, 3, 4)
@@ -101,7 +112,7 @@ def test_first_day_is_agreed_through_a_conditional_marker(env: Settings, s3: Any
 
 
 def test_unreadable_marker_is_replaced(env: Settings, s3: Any) -> None:
-    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
+    writer = dataset_in(env, s3)
     writer.first_day(INPUT_BUCKET, "incoming/x.pdf", date(2026, 1, 2))
     [marker] = [
         i["Key"] for i in s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="_state/analytics/")["Contents"]
@@ -117,7 +128,7 @@ def test_unreadable_marker_is_replaced(env: Settings, s3: Any) -> None:
 @pytest.fixture()
 def dataset(env: Settings, s3: Any) -> list[tuple[NormalizedDocument, str]]:
     """The samples written on two days: receipts on 2026-11-20, invoices on 2026-11-24."""
-    writer = AnalyticsWriter.from_settings(env, S3Objects(s3))
+    writer = dataset_in(env, s3)
     written = []
     for document, route in sample_documents(env, "2026-11-20T08:00:00Z"):
         if route == "invoices":

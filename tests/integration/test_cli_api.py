@@ -13,14 +13,18 @@ from typing import Any
 
 import pytest
 
-from service.emulator.control import EmulatorControl
-from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import RECEIPT_PAGES, document_bytes, presigned_document_url, receipt_boxes
+from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import EMULATOR_KEY, EMULATOR_MODEL, free_port
+from tests.support import presigned_document_url, receipt_boxes
 
 WRONG_KEY = "wrong-cli-key-ZZZ-0099887766"
 MODEL = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+pytestmark = pytest.mark.usefixtures("seed_shapes")
 
 
 @pytest.fixture()
@@ -73,6 +77,14 @@ def doc_url(s3: Any) -> str:
     return presigned_document_url(s3, "incoming/cli recibo.pdf")
 
 
+def labelled_file(run: Run, tmp_path: Path, pages: list[Any] | None = None) -> str:
+    """`label-file` (sync) on a document with known pages; the request_file_id it printed."""
+    document = tmp_path / "doc.pdf"
+    document.write_bytes(document_bytes(pages=pages))
+    file_id: str = ok(run("label-file", str(document)))["result"][0]["request_file_id"]
+    return file_id
+
+
 def paths(control: EmulatorControl) -> list[tuple[str, str, int]]:
     return [(c["method"], c["path"], c["status"]) for c in control.calls()]
 
@@ -123,16 +135,14 @@ def test_label_file_sync_and_async(run: Run, control: EmulatorControl, tmp_path:
 
 
 def test_file_subcommands(run: Run, control: EmulatorControl, tmp_path: Path, emulator_url: str) -> None:
-    two_pages = tmp_path / "two.pdf"
-    two_pages.write_bytes(document_bytes(pages=[RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]]))
-    file_id = ok(run("label-file", str(two_pages)))["result"][0]["request_file_id"]
+    file_id = labelled_file(run, tmp_path, [RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]])
 
     fetched = ok(run("get-file", file_id))
     assert fetched["unmoderated_images_count"] == 2
     page_id = fetched["unmoderated_images"][1]["id"]
 
-    page = ok(run("get-page", file_id, page_id))
-    assert [p["id"] for p in page["unmoderated_images"]] == [page_id]
+    [page] = ok(run("get-page", file_id, page_id))["result"]  # today's path: the prediction shape
+    assert page["id"] == page_id
 
     listed = ok(run("list-files", "--days", "1"))
     assert {p["request_file_id"] for p in listed["unmoderated_images"]} == {file_id}
@@ -153,15 +163,57 @@ def test_file_subcommands(run: Run, control: EmulatorControl, tmp_path: Path, em
 
 
 def test_get_file_falls_back_to_the_old_path(run: Run, control: EmulatorControl, tmp_path: Path) -> None:
-    document = tmp_path / "d.pdf"
-    document.write_bytes(document_bytes())
-    file_id = ok(run("label-file", str(document)))["result"][0]["request_file_id"]
-    control.config(new_retrieval_paths=False)
+    file_id = labelled_file(run, tmp_path)
+    control.config(live_paths=False, new_retrieval_paths=False)  # an account on the guide's paths only
 
     fetched = ok(run("get-file", file_id))
 
     assert fetched["unmoderated_images"][0]["predicted_boxes"] == receipt_boxes()
     assert paths(control)[-1] == ("GET", f"{MODEL}/getFile/{file_id}/", 200)
+
+
+def test_subcommands_of_todays_api(run: Run, control: EmulatorControl, tmp_path: Path) -> None:
+    file_id = labelled_file(run, tmp_path, [RECEIPT_PAGES[0], RECEIPT_PAGES[0][:1]])
+
+    predictions = ok(run("get-predictions", file_id))
+    assert predictions["unmoderated_images_count"] == 2
+    page_id = predictions["unmoderated_images"][1]["id"]
+    [page] = ok(run("page", page_id))["result"]
+    assert (page["id"], page["page"]) == (page_id, 1)
+    listed = ok(run("window", "--days", "1"))
+    assert {p["request_file_id"] for p in listed["unmoderated_images"]} == {file_id}
+
+    assert ok(run("verify", file_id)) == {"message": "Success"}
+    assert control.files()[0]["approval_status"] == "approved"
+    assert ok(run("unverify", file_id)) == {"message": "Success"}
+    assert control.files()[0]["approval_status"] == "pending"
+    assert ok(run("approve-file", file_id)) == {"message": "Success"}
+    assert control.files()[0]["approval_status"] == "approved"
+    retried = ok(run("retry-prediction", file_id, "other-id"))
+    assert (retried["retried"], retried["not_found"]) == ([file_id], ["other-id"])
+
+    live = f"/api/v2/Inferences/Model/{EMULATOR_MODEL}"
+    assert [(method, path) for method, path, _ in paths(control)[1:]] == [
+        ("GET", f"{live}/InferenceRequestFiles/GetPredictions/{file_id}"),
+        ("GET", f"{live}/ImageLevelInferences/{page_id}"),
+        ("GET", f"{live}/ImageLevelInferences"),
+        ("POST", f"{live}/ImageLevelInferences/Verify/{file_id}"),
+        ("POST", f"{live}/ImageLevelInferences/UnVerify/{file_id}"),
+        ("POST", f"{MODEL}/ApproveFile/{file_id}/"),
+        ("POST", f"/api/v2/ObjectDetection/Model/{EMULATOR_MODEL}/RetryPrediction"),
+    ]
+
+
+def test_todays_subcommands_on_an_old_account_exit_4(
+    run: Run, control: EmulatorControl, tmp_path: Path
+) -> None:
+    file_id = labelled_file(run, tmp_path)
+    control.config(live_paths=False)
+    for args in (("get-predictions", file_id), ("verify", file_id), ("window", "--days", "1")):
+        result = run(*args)
+        assert result.returncode == 4, (args, result.stderr)
+        assert result.stdout == ""
+    assert ok(run("approve", file_id)) == {"message": "Success"}  # Verify 404, then ApproveFile
 
 
 def test_training_subcommands(run: Run, control: EmulatorControl, tmp_path: Path) -> None:
@@ -216,8 +268,12 @@ def test_quota_used_up_exits_3(run: Run, control: EmulatorControl, tmp_path: Pat
         ("get-file", "no-such-file"),
         ("approve", "no-such-file"),
         ("get-page", "no-such-file", "no-such-file-p0"),
+        ("get-predictions", "no-such-file"),
+        ("page", "no-such-file-p0"),
+        ("verify", "no-such-file"),
+        ("unverify", "no-such-file"),
     ],
-    ids=["get-file", "approve", "get-page"],
+    ids=["get-file", "approve", "get-page", "get-predictions", "page", "verify", "unverify"],
 )
 def test_unknown_file_id_exits_4(run: Run, args: tuple[str, ...]) -> None:
     result = run(*args)
@@ -256,6 +312,24 @@ def test_rate_limited_past_retries_exits_5(run: Run, control: EmulatorControl) -
     assert result.returncode == 5
     assert "429" in result.stderr
     assert [c[2] for c in paths(control)] == [429, 429]  # NANONETS_MAX_RETRIES=1
+
+
+def test_pages_per_minute_429_on_label_urls_exits_5_at_once(
+    run: Run, doc_url: str, control: EmulatorControl
+) -> None:
+    control.config(pages_per_minute=1, time_scale=10)
+    ok(run("label-urls", "--async", doc_url))
+    result = run("label-urls", "--async", doc_url)
+    assert result.returncode == 5
+    assert "429" in result.stderr
+    assert [c[2] for c in paths(control)] == [200, 429]  # predict calls leave the waiting to the pacer
+
+
+def test_page_credit_used_up_exits_3(run: Run, doc_url: str, control: EmulatorControl) -> None:
+    control.config(credit_pages=0)
+    result = run("label-urls", "--async", doc_url)
+    assert result.returncode == 3
+    assert "402" in result.stderr
 
 
 def test_unreachable_nanonets_exits_5(run: Run) -> None:

@@ -1,145 +1,39 @@
 """The Nanonets emulator itself over real HTTP: downloads, deterministic predictions, webhooks, faults, reset.
 
-A tiny local HTTP server (`LocalHost`, http.server in a thread) serves documents and receives webhooks.
+A tiny local HTTP server (`LocalHost`) serves documents and receives webhooks. Live Nanonets' shapes, paths
+and limits: test_emulator_live.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 
-from service.emulator.control import EmulatorControl
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import free_port
 from tests.conftest import INPUT_BUCKET
-from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import RECEIPT_PAGES, document_bytes, wait_for
+from tests.integration.emulator_api import (
+    AUTH,
+    LocalHost,
+    api,
+    boxes,
+    expected_receipt,
+    label_file,
+    label_urls,
+    retrieval,
+)
+from tests.support import wait_for
 
-AUTH = (EMULATOR_KEY, "")
-MODEL_PATH = f"/api/v2/OCR/Model/{EMULATOR_MODEL}"
-
-
-class LocalHost:
-    """Serves `documents` (GET path -> bytes, `redirects` path -> location) and records POSTed JSON bodies.
-
-    `fail_posts` answers that many POSTs with 500 before accepting them (to see the emulator retry).
-    """
-
-    def __init__(self) -> None:
-        self.documents: dict[str, bytes] = {}
-        self.redirects: dict[str, str] = {}
-        self.posts: list[Any] = []
-        self.attempts = 0
-        self.fail_posts = 0
-        self.lock = threading.Lock()
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path in host.redirects:
-                    self.send_response(302)
-                    self.send_header("Location", host.redirects[self.path])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = host.documents.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with host.lock:
-                    host.attempts += 1
-                    failing = host.fail_posts > 0
-                    if failing:
-                        host.fail_posts -= 1
-                    else:
-                        host.posts.append(json.loads(raw))
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def received(self) -> list[Any]:
-        with self.lock:
-            return list(self.posts)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+pytestmark = pytest.mark.usefixtures("seed_shapes")
 
 
 @pytest.fixture()
 def control(emulator_url: str) -> EmulatorControl:
     return EmulatorControl(emulator_url)
-
-
-@pytest.fixture()
-def host(control: EmulatorControl) -> Iterator[LocalHost]:
-    local = LocalHost()
-    yield local
-    control.flush(timeout=15)  # nothing may still be delivering to it when it goes away
-    local.stop()
-
-
-@pytest.fixture()
-def webhooks(control: EmulatorControl, host: LocalHost) -> LocalHost:
-    control.config(webhook_url=host.url + "/hook", webhook_retry_delay=0.05)
-    return host
-
-
-def api(emulator_url: str, method: str, path: str, **kwargs: Any) -> requests.Response:
-    kwargs.setdefault("auth", AUTH)
-    return requests.request(method, emulator_url + MODEL_PATH + path, timeout=20, **kwargs)
-
-
-def label_urls(emulator_url: str, urls: list[str], *, asynchronous: bool = False, **form: str) -> Any:
-    path = "/LabelUrls/?async=true" if asynchronous else "/LabelUrls/"
-    return api(emulator_url, "POST", path, data={"urls": urls, **form})
-
-
-def label_file(
-    emulator_url: str, name: str, content: bytes, *, asynchronous: bool = False, **form: str
-) -> Any:
-    path = "/LabelFile/?async=true" if asynchronous else "/LabelFile/"
-    return api(emulator_url, "POST", path, data=form, files=[("file", (name, content))])
-
-
-def boxes(answer: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    """The prediction of every page, without ids that change per request."""
-    return [page["prediction"] for page in sorted(answer["result"], key=lambda p: p["page"])]
-
-
-def expected_receipt() -> list[list[dict[str, Any]]]:
-    return [[dict(box, page_no=index) for box in page] for index, page in enumerate(RECEIPT_PAGES)]
-
-
-def retrieval(emulator_url: str, file_id: str) -> dict[str, Any]:
-    response = requests.get(
-        f"{emulator_url}/api/v2/Inferences/Model/{EMULATOR_MODEL}/InferenceRequest/{file_id}",
-        auth=AUTH,
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 # ---------------- downloads ----------------
@@ -459,7 +353,8 @@ def test_unknown_fault_or_config_key_is_refused(emulator_url: str) -> None:
 def test_reset_clears_faults_files_calls_and_config(
     host: LocalHost, emulator_url: str, control: EmulatorControl
 ) -> None:
-    start = control.config()
+    control.reset()
+    start = control.config()  # the start-up config
     control.config(webhook_url=host.url + "/hook", quota=5, new_retrieval_paths=False, processing_delay=9)
     label_file(emulator_url, "kept.pdf", document_bytes())
     control.faults(fail_next=[500, 500], rate_429=1.0, webhook_drop=1.0)

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.stack import free_port
 from service.adapters.events import EventOutbox, ParkedEvent, build_outbox
 from service.adapters.events.targets import (
     PATIENT,
@@ -24,13 +25,13 @@ from service.adapters.events.targets import (
     SnsPublisher,
     build_publisher,
 )
-from service.adapters.s3_objects import S3Objects
+from service.adapters.s3.bucket import StateBucket
+from service.adapters.s3.objects import S3ObjectStore
 from service.errors import EventDeliveryFailed
 from service.models.completion import CompletionEvent, EventOutput, EventSource, event_id
 from service.settings import Settings
 from tests.conftest import OUTPUT_BUCKET
 from tests.receiver import Receiver, webhook_receiver
-from tests.servers import free_port
 
 SECRET = "whsec_" + base64.b64encode(b"events-signing-secret-32-bytes!!").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"some-other-secret-of-32-bytes!!!").decode()
@@ -63,9 +64,7 @@ def aws(service: str, url: str) -> Any:
 
 def outbox(s3: Any, quick: Any, patient: Any, max_attempts: int = 3) -> EventOutbox:
     return EventOutbox(
-        S3Objects(s3),
-        bucket=OUTPUT_BUCKET,
-        state_prefix="_state/",
+        StateBucket(S3ObjectStore(s3), OUTPUT_BUCKET, "_state/"),
         quick=quick,
         patient=patient,
         max_attempts=max_attempts,
@@ -295,12 +294,12 @@ def settings_for(s3_url: str, target: str | None, **extra: Any) -> Settings:
     )
 
 
-def store(s3_url: str) -> S3Objects:
-    return S3Objects(aws("s3", s3_url))
+def state(s3_url: str) -> StateBucket:
+    return StateBucket(S3ObjectStore(aws("s3", s3_url)), OUTPUT_BUCKET, "_state/")
 
 
 def test_no_events_target_means_no_outbox(s3_url: str) -> None:
-    assert build_outbox(settings_for(s3_url, None), store(s3_url)) is None
+    assert build_outbox(settings_for(s3_url, None), state(s3_url)) is None
 
 
 @pytest.mark.parametrize(
@@ -315,15 +314,15 @@ def test_events_target_picks_its_publisher(s3_url: str, target: str, kind: type)
     settings = settings_for(s3_url, target, events_signing_secret=SECRET)
     assert isinstance(build_publisher(settings, QUICK), kind)
     assert isinstance(build_publisher(settings, PATIENT), kind)
-    box = build_outbox(settings, store(s3_url))
+    box = build_outbox(settings, state(s3_url))
     assert box is not None and box.target.endswith(target.split(":", 1)[1])
 
 
 def test_outbox_built_from_settings_delivers_to_moto_eventbridge(s3_url: str, s3: Any) -> None:
     aws("events", s3_url).create_event_bus(Name="documents")
-    box = build_outbox(settings_for(s3_url, "eventbridge:documents"), store(s3_url))
+    box = build_outbox(settings_for(s3_url, "eventbridge:documents"), state(s3_url))
     assert box is not None
     assert box.publish_or_park(an_event()) == "delivered"
-    box_missing = build_outbox(settings_for(s3_url, "eventbridge:missing-bus"), store(s3_url))
+    box_missing = build_outbox(settings_for(s3_url, "eventbridge:missing-bus"), state(s3_url))
     assert box_missing is not None and box_missing.publish_or_park(an_event()) == "parked"
     assert len(parked(s3)) == 1

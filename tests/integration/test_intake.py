@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -12,20 +13,15 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.events import eventbridge_event, s3_event, sns_envelope, sqs_batch
+from devtools.stack import TEST_SECRET, free_port
 from service.aws_lambda import events_handler
-from service.emulator.control import EmulatorControl
-from service.intake import handle_event_payload
-from service.pipeline import ObjectRef, Pipeline, Services
+from service.bootstrap import Service, build
+from service.models.source import SourceRef
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import TEST_SECRET, free_port
-from tests.support import (
-    document_bytes,
-    eventbridge_event,
-    list_keys,
-    s3_event,
-    sns_envelope,
-    sqs_batch,
-)
+from tests.support import list_keys
 
 AUTH = {"X-Webhook-Token": TEST_SECRET}
 
@@ -61,7 +57,7 @@ def test_same_event_three_times_submits_once(client: FlaskClient, s3: Any, emula
     assert len(ledger_records(s3)) == 1
 
 
-def test_concurrent_duplicate_events_submit_once(pipeline: Pipeline, s3: Any, emulator_url: str) -> None:
+def test_concurrent_duplicate_events_submit_once(service: Service, s3: Any, emulator_url: str) -> None:
     meta = put(s3, "incoming/race.pdf")
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
@@ -69,7 +65,9 @@ def test_concurrent_duplicate_events_submit_once(pipeline: Pipeline, s3: Any, em
     def submit() -> None:
         barrier.wait()
         outcomes.append(
-            pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/race.pdf", meta["size"])).status
+            service.submit.submit(
+                SourceRef(bucket=INPUT_BUCKET, key="incoming/race.pdf"), meta["size"]
+            ).status
         )
 
     threads = [threading.Thread(target=submit) for _ in range(4)]
@@ -103,9 +101,9 @@ def test_ineligible_keys_are_skipped_with_reasons(
 
 
 def test_too_large_document_is_skipped(make_settings: Any, s3: Any, emulator_url: str) -> None:
-    pipeline = Pipeline(Services.from_settings(make_settings(max_document_bytes=100)))
+    service = build(make_settings(max_document_bytes=100))
     meta = put(s3, "incoming/big.pdf", b"x" * 500 + document_bytes())
-    outcome = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/big.pdf"))
+    outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/big.pdf"))
     assert outcome.status == "skipped"
     assert "too large" in (outcome.reason or "")
     assert meta["size"] > 100
@@ -113,9 +111,9 @@ def test_too_large_document_is_skipped(make_settings: Any, s3: Any, emulator_url
 
 def test_own_outputs_never_trigger_a_submission(make_settings: Any, s3: Any, emulator_url: str) -> None:
     settings = make_settings(output_prefix="incoming/normalized/")
-    pipeline = Pipeline(Services.from_settings(settings))
+    service = build(settings)
     put(s3, "incoming/normalized/recibo.pdf", bucket=OUTPUT_BUCKET)
-    outcome = pipeline.submit_object(ObjectRef(OUTPUT_BUCKET, "incoming/normalized/recibo.pdf"))
+    outcome = service.submit.submit(SourceRef(bucket=OUTPUT_BUCKET, key="incoming/normalized/recibo.pdf"))
     assert outcome.status == "skipped"
     assert submissions(emulator_url) == []
 
@@ -133,25 +131,27 @@ def test_encoded_keys_are_decoded_as_s3_encodes_them(
     assert len(submissions(emulator_url)) == 1
 
 
-def test_presigned_url_is_sigv4_and_downloadable(pipeline: Pipeline, s3: Any) -> None:
+def test_presigned_url_is_sigv4_and_downloadable(service: Service, s3: Any) -> None:
     body = document_bytes()
     put(s3, "incoming/sig.pdf", body)
-    url = pipeline.storage.presign_get(INPUT_BUCKET, "incoming/sig.pdf", None, 21600)
+    url = service.stores.sources.presign(SourceRef(bucket=INPUT_BUCKET, key="incoming/sig.pdf"), 21600)
     query = parse_qs(urlparse(url).query)
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     assert query["X-Amz-Expires"] == ["21600"]
     assert requests.get(url, timeout=5).content == body
 
 
-def test_presign_lifetime_is_capped_at_seven_days(pipeline: Pipeline, s3: Any) -> None:
+def test_presign_lifetime_is_capped_at_seven_days(service: Service, s3: Any) -> None:
     put(s3, "incoming/sig.pdf")
-    url = pipeline.storage.presign_get(INPUT_BUCKET, "incoming/sig.pdf", None, 30 * 24 * 3600)
+    url = service.stores.sources.presign(
+        SourceRef(bucket=INPUT_BUCKET, key="incoming/sig.pdf"), 30 * 24 * 3600
+    )
     assert parse_qs(urlparse(url).query)["X-Amz-Expires"] == [str(7 * 24 * 3600)]
 
 
-def test_submission_carries_source_metadata(pipeline: Pipeline, s3: Any, emulator_url: str) -> None:
+def test_submission_carries_source_metadata(service: Service, s3: Any, emulator_url: str) -> None:
     meta = put(s3, "incoming/meta.pdf")
-    outcome = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/meta.pdf"))
+    outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/meta.pdf"))
     files = EmulatorControl(emulator_url).files()
     assert [f["request_file_id"] for f in files] == [outcome.request_file_id]
     sent = json.loads(files[0]["request_metadata"])
@@ -161,10 +161,33 @@ def test_submission_carries_source_metadata(pipeline: Pipeline, s3: Any, emulato
     assert sent["version_id"] is None
 
 
-def test_rate_limited_then_success_submits(pipeline: Pipeline, s3: Any, emulator_url: str) -> None:
+def test_a_429_on_submission_holds_every_document_back_then_they_submit(
+    make_settings: Any, s3: Any, emulator_url: str
+) -> None:
+    # Predict calls leave waiting to the pacer above the client (the limit is pages per minute per model).
+    service = build(make_settings(nanonets_429_pause_seconds=0.5))
     put(s3, "incoming/busy.pdf")
-    EmulatorControl(emulator_url).faults(fail_next=[429, 503], retry_after=0)
-    outcome = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/busy.pdf"))
+    put(s3, "incoming/other.pdf")
+    EmulatorControl(emulator_url).faults(fail_next=[429], retry_after=0)
+    throttled = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/busy.pdf"))
+    assert (throttled.status, throttled.retryable) == ("failed", True)
+    assert throttled.retry_after is not None and throttled.retry_after >= 0.5
+    other = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/other.pdf"))
+    assert other.status == "failed"  # the pause holds the whole model, not one document
+    assert submissions(emulator_url) == []
+    assert list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/") == []  # throttled is not broken
+    time.sleep(0.6)
+    for key in ("incoming/busy.pdf", "incoming/other.pdf"):
+        assert service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=key)).status == "submitted"
+    assert len(submissions(emulator_url)) == 2
+
+
+def test_a_5xx_on_submission_is_retried_inside_the_client(
+    service: Service, s3: Any, emulator_url: str
+) -> None:
+    put(s3, "incoming/busy.pdf")
+    EmulatorControl(emulator_url).faults(fail_next=[503, 502])
+    outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/busy.pdf"))
     assert outcome.status == "submitted"
     assert len(submissions(emulator_url)) == 1
 
@@ -172,36 +195,32 @@ def test_rate_limited_then_success_submits(pipeline: Pipeline, s3: Any, emulator
 def test_nanonets_down_fails_then_a_repeat_submits(make_settings: Any, s3: Any, emulator_url: str) -> None:
     down = make_settings(nanonets_base_url=f"http://127.0.0.1:{free_port()}/api/v2", nanonets_max_retries=1)
     put(s3, "incoming/later.pdf")
-    failed = Pipeline(Services.from_settings(down)).submit_object(
-        ObjectRef(INPUT_BUCKET, "incoming/later.pdf")
-    )
+    failed = build(down).submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/later.pdf"))
     assert failed.status == "failed"
     assert failed.retryable
     assert list_keys(s3, OUTPUT_BUCKET, "_state/claims/") == []  # nothing marked as submitted
     assert len(list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/")) == 1  # visible, not lost
 
-    healthy = Pipeline(Services.from_settings(make_settings()))
-    again = healthy.submit_object(ObjectRef(INPUT_BUCKET, "incoming/later.pdf"))
+    healthy = build(make_settings())
+    again = healthy.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/later.pdf"))
     assert again.status == "submitted"
     assert list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/") == []
 
 
 def test_wrong_api_key_is_reported_as_configuration(make_settings: Any, s3: Any, emulator_url: str) -> None:
-    pipeline = Pipeline(Services.from_settings(make_settings(nanonets_api_key="not-the-key")))
+    service = build(make_settings(nanonets_api_key="not-the-key"))
     put(s3, "incoming/key.pdf")
-    outcome = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/key.pdf"))
+    outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/key.pdf"))
     assert outcome.status == "failed"
     assert not outcome.retryable
     assert "401" in (outcome.reason or "")
 
 
-def test_new_content_under_same_key_is_submitted_again(
-    pipeline: Pipeline, s3: Any, emulator_url: str
-) -> None:
+def test_new_content_under_same_key_is_submitted_again(service: Service, s3: Any, emulator_url: str) -> None:
     put(s3, "incoming/v.pdf", document_bytes(filler=b"one"))
-    first = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/v.pdf"))
+    first = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/v.pdf"))
     put(s3, "incoming/v.pdf", document_bytes(filler=b"two"))
-    second = pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/v.pdf"))
+    second = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/v.pdf"))
     assert first.status == second.status == "submitted"
     assert first.request_file_id != second.request_file_id
 
@@ -294,13 +313,17 @@ def test_sns_subscription_confirmed_on_allowed_host(make_settings: Any, emulator
     assert hits == ["arn:aws:sns:us-east-1:1:t"]
 
 
+PROBE_SECONDS = 0.5
+
+
 def test_lambda_sqs_batch_reports_only_failed_messages(
-    make_settings: Any, s3: Any, emulator_url: str
+    make_settings: Any, s3: Any, emulator_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from service import aws_lambda
 
     make_settings()  # sets the environment the handler reads
-    aws_lambda._pipeline.cache_clear()
+    monkeypatch.setenv("NANONETS_402_PROBE_SECONDS", str(PROBE_SECONDS))
+    aws_lambda._service.cache_clear()
     control = EmulatorControl(emulator_url)
     meta = put(s3, "incoming/sqs.pdf")
     good = json.dumps(s3_event(INPUT_BUCKET, "incoming/sqs.pdf", **meta))
@@ -311,22 +334,29 @@ def test_lambda_sqs_batch_reports_only_failed_messages(
         assert result == {"batchItemFailures": [{"itemIdentifier": "m-good"}]}
         assert len(list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/")) == 2  # the failure and the garbage
 
-        # A refused plan (402) is configuration: retrying the message would not help.
+        # Credit used up (402): submitting stops and the message comes back later; nothing is
+        # quarantined for it, and status says why.
         control.faults(fail_next=[])
         control.config(quota=0)
         result = events_handler(sqs_batch([("m-good", good)]), None)
-        assert result == {"batchItemFailures": []}
+        assert result == {"batchItemFailures": [{"itemIdentifier": "m-good"}]}
+        assert len(list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/")) == 2  # none added for the 402
+        assert aws_lambda._service().status().quota_stopped
 
+        # Credit is back: once the probe interval has passed, the next delivery goes through.
         control.config(quota=None)
+        time.sleep(PROBE_SECONDS + 0.1)
         result = events_handler(sqs_batch([("m-good", good), ("m-again", good)]), None)
         assert result == {"batchItemFailures": []}
         assert len(submissions(emulator_url)) == 1
+        assert not aws_lambda._service().status().quota_stopped
+        assert len(list_keys(s3, OUTPUT_BUCKET, "_state/quarantine/")) == 1  # the 503 record is resolved
     finally:
-        aws_lambda._pipeline.cache_clear()
+        aws_lambda._service.cache_clear()
 
 
 def test_handle_event_payload_one_path_for_every_envelope(
-    pipeline: Pipeline, s3: Any, emulator_url: str
+    service: Service, s3: Any, emulator_url: str
 ) -> None:
     meta = put(s3, "incoming/env.pdf")
     inner = s3_event(INPUT_BUCKET, "incoming/env.pdf", **meta)
@@ -336,7 +366,7 @@ def test_handle_event_payload_one_path_for_every_envelope(
         sqs_batch([("m", json.dumps(inner))]),
         eventbridge_event(INPUT_BUCKET, "incoming/env.pdf", **meta),
     ]
-    results = [handle_event_payload(pipeline, p, confirm=lambda url: None) for p in payloads]
+    results = [service.intake.handle(p, confirm=lambda url: None) for p in payloads]
     assert len(results[0].submitted) == 1
     assert all(len(r.submitted) == 0 and len(r.skipped) == 1 for r in results[1:])
     assert len(submissions(emulator_url)) == 1
@@ -347,7 +377,7 @@ def test_temporary_credentials_shorter_than_the_presign_ttl_are_warned_about(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from service.adapters.storage import presign_lifetime_warning
+    from service.adapters.s3.objects import presign_lifetime_warning
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert presign_lifetime_warning(3600, False, None, now=now) is None
@@ -359,11 +389,11 @@ def test_temporary_credentials_shorter_than_the_presign_ttl_are_warned_about(
     # Through the real client: session credentials (a token) with no known expiry still warn, once.
     monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3 caches credentials in its default session
-    pipeline = Pipeline(Services.from_settings(make_settings()))
+    service = build(make_settings())
     put(s3, "incoming/a.pdf")
     put(s3, "incoming/b.pdf")
-    with caplog.at_level("WARNING", logger="service.adapters.storage"):
-        pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/a.pdf"))
-        pipeline.submit_object(ObjectRef(INPUT_BUCKET, "incoming/b.pdf"))
+    with caplog.at_level("WARNING", logger="service.adapters.s3.objects"):
+        service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/a.pdf"))
+        service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key="incoming/b.pdf"))
     warnings = [r for r in caplog.records if "temporary credentials" in r.getMessage()]
     assert len(warnings) == 1

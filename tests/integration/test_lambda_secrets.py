@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.stack import EMULATOR_KEY, TEST_SECRET
 from service.adapters.ssm import SecretsUnavailable, resolve_ssm_secrets
-from tests.servers import EMULATOR_KEY, TEST_SECRET
 
 
 @pytest.fixture()
@@ -52,11 +52,11 @@ def test_lambda_handler_starts_from_ssm_parameters_alone(
     monkeypatch.delenv("WEBHOOK_SECRET")
     monkeypatch.setenv("NANONETS_API_KEY_SSM_PARAMETER", "/ni/test/api-key")
     monkeypatch.setenv("WEBHOOK_SECRET_SSM_PARAMETER", "/ni/test/webhook")
-    aws_lambda._pipeline.cache_clear()
+    aws_lambda._service.cache_clear()
     try:
         result = aws_lambda.reconcile_handler({"older_than_seconds": 0}, None)
         assert result["checked"] == 0
-        pipeline = aws_lambda._pipeline()
-        assert pipeline.settings.nanonets_api_key.get_secret_value() == EMULATOR_KEY
+        service = aws_lambda._service()
+        assert service.settings.nanonets_api_key.get_secret_value() == EMULATOR_KEY
     finally:
-        aws_lambda._pipeline.cache_clear()
+        aws_lambda._service.cache_clear()

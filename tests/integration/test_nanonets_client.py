@@ -10,13 +10,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from devtools.documents import document_bytes
+from devtools.emulator.control import EmulatorControl
+from devtools.stack import EMULATOR_KEY, EMULATOR_MODEL, free_port
 from service.adapters.nanonets import NanonetsClient
-from service.emulator.control import EmulatorControl
 from service.errors import (
     NanonetsAuthError,
     NanonetsBadRequest,
@@ -27,8 +30,7 @@ from service.errors import (
     NanonetsUnavailable,
 )
 from service.settings import NanonetsSettings
-from tests.servers import EMULATOR_KEY, EMULATOR_MODEL, free_port
-from tests.support import document_bytes, presigned_document_url, receipt_boxes
+from tests.support import presigned_document_url, receipt_boxes
 
 MAX_RETRIES = 2
 WRONG_KEY = "wrong-key-QQQ-5551234567"
@@ -51,6 +53,9 @@ def make_client(
         **overrides,
     }
     return NanonetsClient(NanonetsSettings(**values))
+
+
+pytestmark = pytest.mark.usefixtures("seed_shapes")
 
 
 @pytest.fixture()
@@ -164,55 +169,126 @@ def test_submit_url_async_returns_the_file_id_and_sends_metadata_as_json(
     assert record["source"] == doc_url
 
 
-# ---------------- retrieve ----------------
+# ---------------- retrieve: today's paths first, the seeds' as fallbacks, learnt once ----------------
+
+LIVE = f"/api/v2/Inferences/Model/{EMULATOR_MODEL}"
+GET_PREDICTIONS = f"{LIVE}/InferenceRequestFiles/GetPredictions"
+# The path families an account's server has, as the emulator's config switches them (docs/EMULATOR.md).
+ONLY_LIVE = {"live_paths": True, "new_retrieval_paths": False, "guide_paths": False}
+ONLY_SEED = {"live_paths": False, "new_retrieval_paths": True, "guide_paths": False}
+ONLY_GUIDE = {"live_paths": False, "new_retrieval_paths": False, "guide_paths": True}
 
 
-def test_fetch_file_uses_the_inferences_path(client: NanonetsClient, control: EmulatorControl) -> None:
+def calls_during(control: EmulatorControl, action: Callable[[], object]) -> list[tuple[str, str, int]]:
+    """The API calls the emulator saw while `action` ran."""
+    before = len(control.calls())
+    action()
+    return api_calls(control)[before:]
+
+
+def test_fetch_file_asks_get_predictions_first(client: NanonetsClient, control: EmulatorControl) -> None:
     file_id = new_file(client)
     body = client.fetch_file(file_id)
+    assert body == client.get_predictions(file_id)
     assert body["unmoderated_images"][0]["predicted_boxes"] == receipt_boxes()
-    assert api_calls(control)[-1] == ("GET", f"{INFERENCES}/{file_id}", 200)
+    assert api_calls(control)[-2:] == [("GET", f"{GET_PREDICTIONS}/{file_id}", 200)] * 2
 
 
-def test_fetch_file_falls_back_to_get_file_when_inferences_answers_404(
+@pytest.mark.parametrize(
+    ("account", "tried"),
+    [
+        (ONLY_LIVE, [GET_PREDICTIONS + "/{id}"]),
+        (ONLY_SEED, [GET_PREDICTIONS + "/{id}", INFERENCES + "/{id}"]),
+        (ONLY_GUIDE, [GET_PREDICTIONS + "/{id}", INFERENCES + "/{id}", MODEL + "/getFile/{id}/"]),
+    ],
+    ids=["only-get-predictions", "only-the-seeds-path", "only-the-guides-path"],
+)
+def test_fetch_file_learns_the_working_path_once_then_asks_it_alone(
+    api_url: str, control: EmulatorControl, account: dict[str, bool], tried: list[str]
+) -> None:
+    first, second = new_file(make_client(api_url)), new_file(make_client(api_url))
+    control.config(**account)
+    client = make_client(api_url)  # a new process: nothing learnt yet
+
+    first_calls = calls_during(control, lambda: client.fetch_file(first))
+    second_calls = calls_during(control, lambda: client.fetch_file(second))
+
+    expected_first = [("GET", path.format(id=first), 404) for path in tried]
+    expected_first[-1] = (*expected_first[-1][:2], 200)
+    assert first_calls == expected_first
+    assert second_calls == [("GET", tried[-1].format(id=second), 200)]  # exactly one request
+    assert client.fetch_file(second)["unmoderated_images"][0]["request_file_id"] == second
+
+
+def test_once_learnt_a_404_is_about_the_file_and_costs_one_request(
     client: NanonetsClient, control: EmulatorControl
 ) -> None:
-    file_id = new_file(client)
-    expected = client.get_file(file_id)
-    control.config(new_retrieval_paths=False)
+    control.config(**ONLY_SEED)
+    client.fetch_file(new_file(client))
 
-    body = client.fetch_file(file_id)
+    with pytest.raises(NanonetsNotFound) as caught:
+        client.fetch_file("no-such-file")
 
-    assert body == expected
-    assert api_calls(control)[-2:] == [
-        ("GET", f"{INFERENCES}/{file_id}", 404),
-        ("GET", f"{MODEL}/getFile/{file_id}/", 200),
+    assert api_calls(control)[-1] == ("GET", f"{INFERENCES}/no-such-file", 404)
+    assert api_calls(control)[-2][2] == 200
+    assert caught.value.message == "File not found"
+
+
+def test_unknown_file_before_anything_is_learnt_tries_each_path_once(
+    client: NanonetsClient, control: EmulatorControl
+) -> None:
+    def unknown_file() -> None:
+        with pytest.raises(NanonetsNotFound):
+            client.fetch_file("nope")
+
+    assert [status for _, _, status in calls_during(control, unknown_file)] == [404, 404, 404]
+    assert len(calls_during(control, unknown_file)) == 3  # nothing answered, so nothing was learnt
+
+
+def test_path_learning_is_safe_when_workers_share_the_client(api_url: str, control: EmulatorControl) -> None:
+    files = [new_file(make_client(api_url), document_bytes(filler=str(n).encode())) for n in range(8)]
+    control.config(**ONLY_SEED)
+    client = make_client(api_url)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        bodies = list(pool.map(client.fetch_file, files))
+
+    assert [b["unmoderated_images"][0]["request_file_id"] for b in bodies] == files
+    assert calls_during(control, lambda: client.fetch_file(files[0])) == [
+        ("GET", f"{INFERENCES}/{files[0]}", 200)
     ]
-    with pytest.raises(NanonetsNotFound):
-        client.get_file(file_id)  # get_file itself has no fallback
 
 
-def test_get_page_returns_that_page_only_and_falls_back(
+def test_get_page_asks_image_level_inferences_first_and_falls_back(
     client: NanonetsClient, control: EmulatorControl
 ) -> None:
     file_id = new_file(client, two_page_pdf(b"pages"), "two.pdf")
     page_ids = [p["id"] for p in client.get_file(file_id)["unmoderated_images"]]
     assert len(page_ids) == 2
 
-    body = client.get_page(file_id, page_ids[1])
-    [page] = body["unmoderated_images"]
-    assert (page["id"], page["page"]) == (page_ids[1], 1)
-    assert api_calls(control)[-1] == ("GET", f"{INFERENCES}/{file_id}/page/{page_ids[1]}", 200)
+    [entry] = client.get_page(None, page_ids[1])["result"]  # today's path answers the prediction shape
+    assert (entry["id"], entry["page"]) == (page_ids[1], 1)
+    assert api_calls(control)[-1] == ("GET", f"{LIVE}/ImageLevelInferences/{page_ids[1]}", 200)
 
-    control.config(new_retrieval_paths=False)
-    old = client.get_page(file_id, page_ids[0])
+    seed_account = make_client(client_base(control))
+    control.config(**ONLY_SEED)
+    [page] = seed_account.get_page(file_id, page_ids[0])["unmoderated_images"]
+    assert page["id"] == page_ids[0]
+    assert api_calls(control)[-1] == ("GET", f"{INFERENCES}/{file_id}/page/{page_ids[0]}", 200)
+
+    guide_account = make_client(client_base(control))
+    control.config(**ONLY_GUIDE)
+    old = guide_account.get_page(None, page_ids[0])  # no file id: the seed's path is not even tried
     assert [p["id"] for p in old["unmoderated_images"]] == [page_ids[0]]
-    assert api_calls(control)[-1] == ("GET", f"{MODEL}/ImageLevelInferences/{page_ids[0]}/", 200)
+    assert [path for _, path, _ in api_calls(control)[-2:]] == [
+        f"{LIVE}/ImageLevelInferences/{page_ids[0]}",
+        f"{MODEL}/ImageLevelInferences/{page_ids[0]}/",
+    ]
     with pytest.raises(NanonetsNotFound):
-        client.get_page(file_id, f"{file_id}-p9")
+        guide_account.get_page(file_id, f"{file_id}-p9")
 
 
-def test_list_files_returns_the_window_and_falls_back(
+def test_list_files_asks_image_level_inferences_first_and_falls_back(
     client: NanonetsClient, control: EmulatorControl
 ) -> None:
     first, second = new_file(client, b"%PDF-1.4 one"), new_file(client, b"%PDF-1.4 two")
@@ -220,13 +296,76 @@ def test_list_files_returns_the_window_and_falls_back(
 
     listed = client.list_files(start_day_interval=1, current_batch_day=0)
     assert {p["request_file_id"] for p in listed["unmoderated_images"]} == {first}
-    assert api_calls(control)[-1] == ("GET", f"{INFERENCES}/", 200)
+    assert api_calls(control)[-1] == ("GET", f"{LIVE}/ImageLevelInferences", 200)
 
-    control.config(new_retrieval_paths=False)
-    assert client.list_files(start_day_interval=1, current_batch_day=0) == listed
-    assert api_calls(control)[-1] == ("GET", f"{MODEL}/getModelImages/", 200)
     today = int(time.time() // 86400)
     assert client.list_files(1, today - 5)["unmoderated_images"] == []
+    for account, path in ((ONLY_SEED, f"{INFERENCES}/"), (ONLY_GUIDE, f"{MODEL}/getModelImages/")):
+        control.config(**account)
+        assert (
+            make_client(client_base(control)).list_files(start_day_interval=1, current_batch_day=0) == listed
+        )
+        assert api_calls(control)[-1] == ("GET", path, 200)
+
+
+def client_base(control: EmulatorControl) -> str:
+    return control.base_url + "/api/v2"
+
+
+# ---------------- review ----------------
+
+
+def test_approve_uses_verify_and_unverify_takes_it_back(
+    client: NanonetsClient, control: EmulatorControl
+) -> None:
+    file_id = new_file(client)
+
+    assert client.approve(file_id) == {"message": "Success"}
+    assert api_calls(control)[-1] == ("POST", f"{LIVE}/ImageLevelInferences/Verify/{file_id}", 200)
+    assert client.fetch_file(file_id)["moderated_images_count"] == 1
+
+    assert client.unverify(file_id) == {"message": "Success"}
+    assert control.files()[0]["approval_status"] == "pending"
+    assert client.verify(file_id) == {"message": "Success"}
+    assert control.files()[0]["approval_status"] == "approved"
+
+
+def test_approve_falls_back_to_approve_file_on_old_accounts_once(
+    api_url: str, control: EmulatorControl
+) -> None:
+    first, second = new_file(make_client(api_url)), new_file(make_client(api_url))
+    control.config(live_paths=False)
+    client = make_client(api_url)
+
+    assert calls_during(control, lambda: client.approve(first)) == [
+        ("POST", f"{LIVE}/ImageLevelInferences/Verify/{first}", 404),
+        ("POST", f"{MODEL}/ApproveFile/{first}/", 200),
+    ]
+    assert calls_during(control, lambda: client.approve(second)) == [
+        ("POST", f"{MODEL}/ApproveFile/{second}/", 200)
+    ]
+    assert {f["approval_status"] for f in control.files()} == {"approved"}
+    with pytest.raises(NanonetsNotFound):
+        client.verify(first)  # verify itself has no fallback
+
+
+def test_approve_file_is_the_guides_call_alone(client: NanonetsClient, control: EmulatorControl) -> None:
+    file_id = new_file(client)
+    assert client.approve_file(file_id) == {"message": "Success"}
+    assert api_calls(control)[-1] == ("POST", f"{MODEL}/ApproveFile/{file_id}/", 200)
+
+
+def test_retry_prediction_sends_the_file_ids(client: NanonetsClient, control: EmulatorControl) -> None:
+    file_id = new_file(client)
+    answer = client.retry_prediction([file_id, "unknown"])
+    assert (answer["retried"], answer["not_found"]) == ([file_id], ["unknown"])
+    assert api_calls(control)[-1] == (
+        "POST",
+        f"/api/v2/ObjectDetection/Model/{EMULATOR_MODEL}/RetryPrediction",
+        200,
+    )
+    assert control.flush(timeout=10)
+    assert control.files()[0]["predictions"] == 2
 
 
 # ---------------- train ----------------
@@ -398,6 +537,98 @@ def test_read_timeout_on_a_post_is_not_retried(api_url: str, control: EmulatorCo
     assert [c[2] for c in api_calls(control)] == [200]
 
 
+# ---------------- predict calls: 429 at once (the pacer waits), 402, 202 ----------------
+
+
+def test_a_pages_per_minute_429_on_submission_is_raised_at_once_with_no_retry_after(
+    client: NanonetsClient, doc_url: str, control: EmulatorControl
+) -> None:
+    control.config(pages_per_minute=1, time_scale=10)  # a ten-minute "minute": nothing expires in the test
+    client.submit_url_async(doc_url, {"n": 1})
+
+    with pytest.raises(NanonetsRateLimited) as caught:
+        client.submit_url_async(doc_url, {"n": 2})
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after is None  # live Nanonets sends none: the pacer waits 30 s, then backs off
+    assert [status for _, _, status in api_calls(control)] == [200, 429]  # not retried
+
+
+@pytest.mark.parametrize("call", ["urls", "files"])
+def test_a_429_on_a_predict_call_carries_its_retry_after_and_is_not_retried(
+    client: NanonetsClient, doc_url: str, control: EmulatorControl, call: str
+) -> None:
+    control.faults(fail_next=[429], retry_after=7)
+    with pytest.raises(NanonetsRateLimited) as caught:
+        if call == "urls":
+            client.predict_urls([doc_url], asynchronous=True)
+        else:
+            client.predict_files([("a.pdf", document_bytes())], asynchronous=True)
+    assert caught.value.retry_after == 7.0
+    assert len(api_calls(control)) == 1
+    assert control.files() == []
+
+
+def test_reads_still_retry_a_429(client: NanonetsClient, control: EmulatorControl) -> None:
+    file_id = new_file(client)
+    control.faults(fail_next=[429], retry_after=0)
+    assert client.fetch_file(file_id)["unmoderated_images"]
+    assert [status for _, _, status in api_calls(control)[-2:]] == [429, 200]
+
+
+def test_page_credit_used_up_is_quota_exceeded(
+    client: NanonetsClient, doc_url: str, control: EmulatorControl
+) -> None:
+    control.config(credit_pages=0)
+    with pytest.raises(NanonetsQuotaExceeded) as caught:
+        client.submit_url_async(doc_url, {})
+    assert caught.value.status == 402
+    control.config(credit_pages=1)
+    assert client.submit_url_async(doc_url, {})
+
+
+def test_a_202_partial_success_is_success(
+    client: NanonetsClient, doc_url: str, control: EmulatorControl
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/gone.pdf"
+    answer = client.predict_urls([doc_url, dead], asynchronous=True)
+    [accepted] = answer["result"]
+    assert accepted["request_file_id"] == control.files()[0]["request_file_id"]
+    assert api_calls(control) == [("POST", f"{MODEL}/LabelUrls/", 202)]
+
+
+def send_json(handler: http.server.BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    """The headers and body of a JSON answer whose status line `handler` already sent."""
+    data = json.dumps(body).encode()
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class _Accepted202(http.server.BaseHTTPRequestHandler):
+    """LabelUrls answering 202 (partial success) with a request_file_id."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(202)
+        send_json(self, {"message": "Partial", "result": [{"request_file_id": "f-202"}]})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_submit_url_async_takes_the_file_id_of_a_202() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Accepted202)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_client(f"http://127.0.0.1:{server.server_address[1]}/api/v2")
+        assert client.submit_url_async("https://example.com/a.pdf", {}) == "f-202"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # ---------------- retries ----------------
 
 
@@ -458,14 +689,10 @@ class _OddRetryAfter(http.server.BaseHTTPRequestHandler):
         if self.values:
             self.send_response(429)
             self.send_header("Retry-After", self.values.pop(0))
-            body = b'{"message": "slow down"}'
+            send_json(self, {"message": "slow down"})
         else:
             self.send_response(200)
-            body = b'{"message": "Training started"}'
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            send_json(self, {"message": "Training started"})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -506,8 +733,8 @@ def test_key_never_logged(
     client: NanonetsClient, api_url: str, control: EmulatorControl, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    control.faults(fail_next=[429, 503], retry_after=0)
     file_id = new_file(client)
+    control.faults(fail_next=[429, 503], retry_after=0)  # reads retry 429 (predict calls do not)
     client.fetch_file(file_id)
     errors: list[NanonetsError] = []
     calls: list[Callable[[], object]] = [

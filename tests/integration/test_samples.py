@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
+from devtools.emulator.control import EmulatorControl
+from devtools.emulator.predictions import predict
+from devtools.stack import REPO
+from service.bootstrap import build, utc_now
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload
 from service.core.rules import load_rules
-from service.emulator.control import EmulatorControl
-from service.emulator.predictions import predict
-from service.models.document import NormalizedDocument, SourceRef
+from service.models.document import NormalizedDocument
 from service.models.events import ObjectEvent, unwrap_event
-from service.operations import reconcile
-from service.pipeline import ObjectRef, Pipeline, Services, utc_now
+from service.models.source import SourceRef
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
-from tests.servers import REPO
 
 SAMPLES = REPO / "samples"
 DOCUMENTS = sorted((SAMPLES / "documents").iterdir())
@@ -66,15 +66,15 @@ def test_every_sample_document_ends_as_its_expected_output(
     make_settings: Any, s3: Any, emulator_url: str
 ) -> None:
     settings = make_settings(validation_rules=str(RULES))
-    pipeline = Pipeline(Services.from_settings(settings))
+    service = build(settings)
     EmulatorControl(emulator_url).config(webhooks_enabled=False)
     for document in DOCUMENTS:
         key = f"incoming/{document.name}"
         s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=document.read_bytes())
-        assert pipeline.submit_object(ObjectRef(INPUT_BUCKET, key)).status == "submitted"
+        assert service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=key)).status == "submitted"
     assert EmulatorControl(emulator_url).flush()
 
-    summary = reconcile(pipeline, older_than_seconds=0, limit=100)
+    summary = service.recovery.reconcile(older_than_seconds=0, limit=100)
 
     assert summary.completed == len(DOCUMENTS)
     for document in DOCUMENTS:

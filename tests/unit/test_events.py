@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.events import eventbridge_event, s3_event, s3_record, sns_envelope, sqs_batch
 from service.errors import PayloadRejected
 from service.models.events import (
     InvalidMessage,
@@ -18,7 +19,6 @@ from service.models.events import (
     is_aws_sns_subscribe_url,
     unwrap_event,
 )
-from tests.support import eventbridge_event, s3_event, s3_record, sns_envelope, sqs_batch
 
 SNS_ID = "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324"
 TEST_EVENT = {
@@ -250,7 +250,7 @@ def test_sqs_message_with_several_records() -> None:
 def test_sqs_body_not_a_string_is_invalid() -> None:
     payload = sqs_batch([("m1", "x")])
     payload["Records"][0]["body"] = {"Records": []}
-    assert items(payload) == [InvalidMessage("m1", "SQS message body is not JSON")]
+    assert items(payload) == [InvalidMessage("m1", "SQS message body is not JSON", '{"Records": []}')]
 
 
 def test_sqs_eventbridge_body() -> None:

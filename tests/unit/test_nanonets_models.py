@@ -1,4 +1,5 @@
-"""service.models.nanonets: the seed schemas, lenient on extras and numeric strings, strict on score/type."""
+"""service.models.nanonets: the page and box objects, lenient on extras, numeric strings and score scales,
+strict on type."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from service.models.nanonets import (
     FilePrediction,
     ModeratedFileResponse,
     ModeratedPage,
+    PageEntry,
     PagePrediction,
     Prediction,
     PredictionPage,
     PredictionResponse,
     TableCell,
     parse_request_metadata,
+    score_to_confidence,
 )
 
 SEEDS = Path("/work/shared/seeds")
@@ -278,18 +281,46 @@ def test_bbox(box: dict[str, Any], expected: list[float] | None) -> None:
 # ---------------------------------------------------------------------------------------- strictness
 
 
-@pytest.mark.parametrize("score", [-0.01, 1.01, 2, 95, "1.5", float("nan"), float("inf"), "high"])
-def test_score_outside_0_1_is_rejected(score: Any) -> None:
-    with pytest.raises(ValidationError) as caught:
-        Prediction.model_validate({"score": score})
-    assert caught.value.errors()[0]["loc"] == ("score",)
-    with pytest.raises(ValidationError):
-        TableCell.model_validate({"score": score})
+@pytest.mark.parametrize(
+    ("score", "confidence"),
+    [
+        (0.5, 0.5),
+        ("0.25", 0.25),
+        (1, 1.0),  # exactly 1 reads on the 0-1 scale, not as 1 %
+        (1.0, 1.0),
+        ("1", 1.0),
+        (1.01, 0.0101),
+        (2, 0.02),
+        (95, 0.95),
+        (99.99, 0.9999),  # the API reference's table cells
+        ("99.99", 0.9999),
+        (99.99902, 0.9999902),
+        (100, 1.0),
+    ],
+)
+def test_scores_on_either_scale_become_0_1(score: Any, confidence: float) -> None:
+    assert Prediction.model_validate({"score": score}).score == confidence
+    assert TableCell.model_validate({"score": score}).score == confidence
+    assert score_to_confidence(score) == confidence
 
 
-@pytest.mark.parametrize("score", [0, 0.0, 1, 1.0, 0.5, "0", "1", "0.25"])
-def test_score_inside_0_1_is_accepted(score: Any) -> None:
-    assert Prediction.model_validate({"score": score}).score == float(score)
+@pytest.mark.parametrize(
+    "score",
+    [0, 0.0, "0", None, -0.01, -5, 100.01, 1e6, float("nan"), float("inf"), "nan", "high", "", True, [1], {}],
+)
+def test_unscored_or_absurd_scores_are_null_and_never_fail_the_box(score: Any) -> None:
+    """0 is Nanonets' "not scored"; negative, above 100, NaN and non-numbers say nothing either."""
+    assert Prediction.model_validate({"score": score, "label": "total"}).score is None
+    assert TableCell.model_validate({"score": score, "text": "x"}).score is None
+
+
+def test_a_table_scored_on_0_100_parses_whole() -> None:
+    body = {
+        "result": [{"prediction": [{"score": 0.5}, {"type": "table", "score": 0, "cells": [{"score": 7}]}]}]
+    }
+    parsed = PredictionResponse.model_validate(body)
+    [field, table] = parsed.result[0].prediction
+    assert (field.score, table.score, table.cells[0].score) == (0.5, None, 0.07)
 
 
 @pytest.mark.parametrize("kind", ["checkbox", "FIELD", "Table", "line_item", 1])
@@ -300,10 +331,10 @@ def test_unknown_type_is_rejected(kind: Any) -> None:
 
 
 def test_a_bad_box_deep_in_a_response_is_reported_where_it_is() -> None:
-    body = {"result": [{"prediction": [{"score": 0.5}, {"score": 7}]}]}
+    body = {"result": [{"prediction": [{"score": 0.5}, {"type": "checkbox"}]}]}
     with pytest.raises(ValidationError) as caught:
         PredictionResponse.model_validate(body)
-    assert caught.value.errors()[0]["loc"] == ("result", 0, "prediction", 1, "score")
+    assert caught.value.errors()[0]["loc"] == ("result", 0, "prediction", 1, "type")
 
 
 @pytest.mark.parametrize(
@@ -358,3 +389,110 @@ def test_file_prediction_defaults_and_is_frozen() -> None:
     page = PagePrediction(page=0)
     with pytest.raises(ValidationError):
         page.page = 1  # type: ignore[misc]
+    assert (file.model_id, file.reviewed) == (None, False)
+
+
+# A page object as live traffic shows it (shared NANONETS_LIVE.md): page id in `id`, box-level `page`,
+# `size`, `moderated_boxes` null until reviewed, 1-based cells with spans, newer-account keys.
+LIVE_PAGE = {
+    "model_id": "m-1",
+    "day_since_epoch": 20445,
+    "hour_of_day": 9,
+    "is_moderated": False,
+    "id": "page-0-id",
+    "url": "uploadedfiles/x/PredictionImages/0.jpeg",
+    "predicted_boxes": [
+        {
+            "id": "b1",
+            "label": "total",
+            "xmin": 10,
+            "ymin": 20,
+            "xmax": 30,
+            "ymax": 40,
+            "score": 0.93,
+            "ocr_text": "45,30 €",
+            "type": "field",
+            "page": 0,
+            "status": "correctly_predicted",
+            "validation_status": "",
+            "lookup_edited": False,
+            "label_id": "l1",
+        },
+        {
+            "id": "b2",
+            "label": "lineas",
+            "type": "table",
+            "score": 0,
+            "page": 0,
+            "ocr_text": "table",
+            "cells": [
+                {
+                    "row": 1,
+                    "col": 1,
+                    "row_span": 1,
+                    "col_span": 2,
+                    "label": "desc",
+                    "text": "Gasoil",
+                    "score": 99.99,
+                    "row_label": "",
+                    "failed_validation": "",
+                    "verification_status": "x",
+                }
+            ],
+            "grid_cells": [{"row": 1}],
+        },
+    ],
+    "moderated_boxes": None,
+    "size": {"width": 2550, "height": 3300},
+    "page": 0,
+    "request_file_id": "file-1",
+    "original_file_name": "a.pdf",
+    "file_url": "https://signed",
+    "approval_status": "pending",
+    "current_stage_id": "s1",
+    "export_status": "",
+    "assigned_members": [],
+    "updated_at": "2026-11-24T09:00:00Z",
+}
+
+
+def test_a_live_page_object_parses_with_its_geometry_and_review_keys() -> None:
+    page = PageEntry.model_validate(LIVE_PAGE)
+    assert (page.id, page.request_file_id, page.page, page.approval_status) == (
+        "page-0-id",
+        "file-1",
+        0,
+        "pending",
+    )
+    assert page.size is not None and (page.size.width, page.size.height) == (2550, 3300)
+    assert page.moderated_boxes is None and page.prediction == []
+    total, lines = page.predicted_boxes
+    assert (total.page, total.page_index(), total.score) == (0, 0, 0.93)
+    assert lines.score is None  # "not scored"
+    [cell] = lines.cells
+    assert (cell.row, cell.col, cell.row_span, cell.col_span, cell.score) == (1, 1, 1, 2, 0.9999)
+    assert page.model_extra is not None and page.model_extra["current_stage_id"] == "s1"
+    assert page.model_dump(exclude_unset=True)["predicted_boxes"][1]["grid_cells"] == [{"row": 1}]
+
+
+@pytest.mark.parametrize(
+    ("page", "page_no", "index"), [(2, None, 2), (None, 1, 1), (2, 5, 2), (-1, 3, 3), (None, -1, None)]
+)
+def test_box_page_wins_over_the_legacy_page_no(page: Any, page_no: Any, index: int | None) -> None:
+    assert Prediction.model_validate({"page": page, "page_no": page_no}).page_index() == index
+
+
+def test_the_seed_page_names_are_the_same_page_object() -> None:
+    assert PredictionPage is PageEntry and ModeratedPage is PageEntry
+
+
+def test_reviewed_boxes_are_the_final_boxes_of_a_page() -> None:
+    model = (Prediction(label="total", ocr_text="45,30"),)
+    person = (Prediction(label="total", ocr_text="45,90"),)
+    unreviewed = PagePrediction(page=0, boxes=model, width=100, height=200)
+    reviewed = PagePrediction(page=1, boxes=model, moderated_boxes=person)
+    assert (unreviewed.reviewed, unreviewed.final_boxes) == (False, model)
+    assert (reviewed.reviewed, reviewed.final_boxes) == (True, person)
+    file = FilePrediction(request_file_id="f", pages=(unreviewed, reviewed), model_id="m")
+    assert file.reviewed and file.model_id == "m"
+    assert not FilePrediction(request_file_id="f", pages=(unreviewed,)).reviewed

@@ -1,4 +1,4 @@
-"""service.core.normalize: prediction pages → the normalized document v1 of the contract."""
+"""service.core.normalize: prediction pages → the normalized document 1.1 (docs/OUTPUT.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from service.models.document import NormalizedDocument, SourceRef
 from service.models.nanonets import FilePrediction, PagePrediction, Prediction
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO / "schemas" / "normalized-document-v1.json"
+SCHEMA_PATH = REPO / "schemas" / "normalized-document-v1.1.json"
 FUEL_RULES = REPO / "samples" / "rules" / "fuel-receipts.yaml"
 GUIDE = Path("/work/shared/seeds/nanonets-api-guide.es.md")
 SOURCE = SourceRef(bucket="in", key="incoming/fleet/recibo 1.pdf", etag="abc", version_id=None)
@@ -88,7 +88,7 @@ def test_seed_response_becomes_the_contract_document() -> None:
     [file] = parse_payload(_seed_response())
     document = normalize(file, rules=load_rules(FUEL_RULES))
     data = assert_valid(document)
-    assert data["schema_version"] == 1
+    assert (data["schema_version"], data["schema_minor"]) == (1, 1)
     assert data["source"] == {
         "bucket": "in",
         "key": "incoming/fleet/recibo 1.pdf",
@@ -101,6 +101,7 @@ def test_seed_response_becomes_the_contract_document() -> None:
         "request_metadata": None,
     }
     assert data["pages"] == 1
+    assert data["pages_info"] == [{"page": 0, "width": None, "height": None}]
     assert data["fields"]["fecha"] == {
         "value": "23/12/2025",
         "normalized": "2025-12-23",
@@ -109,6 +110,8 @@ def test_seed_response_becomes_the_contract_document() -> None:
         "page": 0,
         "bbox": [100, 200, 250, 230],
         "others": [],
+        "predicted": None,
+        "source": "model",
     }
     assert data["fields"]["total"]["value"] == "45.99"
     assert data["fields"]["total"]["normalized"] == 45.99 and data["fields"]["total"]["type"] == "amount"
@@ -310,13 +313,166 @@ def test_normalize_is_pure() -> None:
     assert file.pages[0].boxes[0].ocr_text == "1,00"
 
 
+# ------------------------------------------------------------------------ reviewed values (1.1)
+
+
+def reviewed_file(*pages: tuple[list[Prediction], list[Prediction] | None]) -> FilePrediction:
+    """Pages as (model's boxes, a person's moderated boxes or None when the page was not reviewed)."""
+    return FilePrediction(
+        request_file_id="f1",
+        pages=tuple(
+            PagePrediction(
+                page=i, boxes=tuple(model), moderated_boxes=None if person is None else tuple(person)
+            )
+            for i, (model, person) in enumerate(pages)
+        ),
+    )
+
+
+def test_a_correction_in_nanonets_wins_and_keeps_the_model_guess_beside_it() -> None:
+    file = reviewed_file(([field("total", "45,30 €", 0.31)], [field("total", "45,90 €", 0.31)]))
+    data = assert_valid(normalize(file))
+    total = data["fields"]["total"]
+    assert (total["value"], total["normalized"], total["predicted"], total["source"]) == (
+        "45,90 €",
+        45.9,
+        "45,30 €",
+        "nanonets_review",
+    )
+
+
+def test_a_value_the_reviewer_left_as_is_stays_the_model_s() -> None:
+    file = reviewed_file(([field("fecha", "04/11/2026", 0.97)], [field("fecha", "04/11/2026", 0.97)]))
+    fecha = assert_valid(normalize(file))["fields"]["fecha"]
+    assert (fecha["value"], fecha["predicted"], fecha["source"], fecha["confidence"]) == (
+        "04/11/2026",
+        None,
+        "model",
+        0.97,
+    )
+
+
+def test_a_field_the_reviewer_added_has_no_model_value() -> None:
+    file = reviewed_file(
+        ([field("fecha", "04/11/2026")], [field("fecha", "04/11/2026"), field("iva", "9,40")])
+    )
+    iva = assert_valid(normalize(file))["fields"]["iva"]
+    assert (iva["value"], iva["predicted"], iva["source"]) == ("9,40", None, "nanonets_review")
+
+
+def test_a_field_the_reviewer_removed_stays_visible_as_an_empty_value() -> None:
+    rules = load_rules(FUEL_RULES)
+    file = reviewed_file(
+        (
+            [field("fecha", "04/11/2026"), field("total", "99,99 €", 0.2, xmin=1, ymin=2, xmax=3, ymax=4)],
+            [field("fecha", "04/11/2026")],
+        )
+    )
+    data = assert_valid(normalize(file, rules))
+    assert data["fields"]["total"] == {
+        "value": "",
+        "normalized": None,
+        "type": "amount",
+        "confidence": None,
+        "page": 0,
+        "bbox": None,
+        "others": [],
+        "predicted": "99,99 €",
+        "source": "nanonets_review",
+    }
+    assert [(i["field"], i["code"]) for i in data["validation"]["issues"]] == [("total", "missing")]
+
+
+def test_pages_nobody_reviewed_keep_the_model_values() -> None:
+    file = reviewed_file(
+        ([field("total", "1,00", 0.5)], [field("total", "2,00", 0.5)]),
+        ([field("total", "3,00", 0.9), field("fecha", "01/01/2026")], None),
+    )
+    data = assert_valid(normalize(file))
+    total = data["fields"]["total"]
+    # the best candidate is the model's 0.9 on page 1; the person's value on page 0 is kept in others
+    assert (total["value"], total["source"], total["predicted"], total["page"]) == ("3,00", "model", None, 1)
+    assert [o["value"] for o in total["others"]] == ["2,00"]
+    assert data["fields"]["fecha"]["source"] == "model"
+
+
+def test_reviewed_tables_replace_the_model_tables() -> None:
+    cells = [{"row": 1, "col": 1, "label": "descripcion", "text": "Gasoil"}]
+    fixed = [{"row": 1, "col": 1, "label": "descripcion", "text": "Gasoleo A"}]
+    file = reviewed_file(([table("lineas", cells)], [table("lineas", fixed)]), ([table("otra", cells)], None))
+    data = assert_valid(normalize(file))
+    assert [(t["label"], t["rows"]) for t in data["tables"]] == [
+        ("lineas", [{"descripcion": "Gasoleo A"}]),
+        ("otra", [{"descripcion": "Gasoil"}]),
+    ]
+
+
+def test_a_corrected_low_confidence_value_does_not_fail_min_confidence() -> None:
+    """The blurred galp total (0.31, under min_confidence 0.5) corrected by a person passes."""
+    rules = load_rules(FUEL_RULES)
+    model = [field("fecha", "19/11/2026", 0.9), field("total", "45,30 €", 0.31)]
+    unreviewed = normalize(reviewed_file((model, None)), rules)
+    assert [(i.field, i.code) for i in unreviewed.validation.issues] == [("total", "low_confidence")]
+    person = [field("fecha", "19/11/2026", 0.9), field("total", "45,90 €", 0.31)]
+    assert normalize(reviewed_file((model, person)), rules).validation.status == "passed"
+
+
+# ------------------------------------------------------------------------------ scores and geometry
+
+
+def test_confidence_is_0_1_or_null_whatever_the_scale() -> None:
+    file = prediction(
+        [field("a", "x", 0.93), field("b", "y", 99.99), field("c", "z", 0), field("d", "w", None)]
+    )
+    data = assert_valid(normalize(file))
+    assert [data["fields"][k]["confidence"] for k in "abcd"] == [0.93, 0.9999, None, None]
+
+
+def test_a_not_scored_value_does_not_trip_min_confidence() -> None:
+    rules = load_rules(FUEL_RULES)
+    file = prediction([field("fecha", "19/11/2026", 0), field("total", "45,30 €", 0)])
+    document = normalize(file, rules)
+    assert document.fields["total"].confidence is None
+    assert document.validation.status == "passed"
+
+
+def test_a_percentage_score_ranks_with_the_0_1_ones() -> None:
+    file = prediction([field("total", "10,00", 0.8), field("total", "20,00", 95), field("total", "30,00", 0)])
+    total = normalize(file).fields["total"]
+    assert (total.value, total.confidence) == ("20,00", 0.95)
+    assert [(o.value, o.confidence) for o in total.others] == [("10,00", 0.8), ("30,00", None)]
+
+
+def test_pages_info_keeps_every_page_and_its_size() -> None:
+    file = FilePrediction(
+        request_file_id="f1",
+        pages=(PagePrediction(page=0, width=2550, height=3300), PagePrediction(page=1)),
+    )
+    data = assert_valid(normalize(file))
+    assert data["pages_info"] == [
+        {"page": 0, "width": 2550, "height": 3300},
+        {"page": 1, "width": None, "height": None},
+    ]
+
+
+def test_one_based_cells_keep_their_rows_in_order() -> None:
+    cells = [
+        {"row": 2, "col": 1, "label": "", "text": "b1"},
+        {"row": 1, "col": 2, "label": "", "text": "a2"},
+        {"row": 1, "col": 1, "label": "", "text": "a1"},
+        {"row": 2, "col": 2, "label": "", "text": "b2", "score": 0},
+    ]
+    [only] = assert_valid(normalize(prediction([table("t", cells)])))["tables"]
+    assert only["rows"] == [{"col_1": "a1", "col_2": "a2"}, {"col_1": "b1", "col_2": "b2"}]
+
+
 # ------------------------------------------------------------------------------------- properties
 
 LABELS = st.sampled_from(["fecha", "total", "cantidad", "matricula", "otro"])
 TEXTS = st.sampled_from(
     ["23/12/2025", "31/02/2024", "45,99 €", "50L", "1234-ABC", "", "x", "12,5"]
 ) | st.text(max_size=10)
-BOXES = st.builds(field, LABELS, TEXTS, st.none() | st.floats(0, 1))
+BOXES = st.builds(field, LABELS, TEXTS, st.none() | st.floats(0, 1) | st.integers(0, 100) | st.just(99.99))
 TABLES = st.builds(
     table,
     st.none() | LABELS,
@@ -351,3 +507,43 @@ def test_any_prediction_gives_a_valid_document_and_loses_nothing(
     for f in document.fields.values():
         scores = [c.confidence if c.confidence is not None else -1.0 for c in [f, *f.others]]
         assert scores == sorted(scores, reverse=True)
+
+
+PAGES = st.lists(
+    st.tuples(
+        st.lists(BOXES | TABLES, max_size=4), st.none() | st.lists(BOXES | TABLES, min_size=1, max_size=4)
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(PAGES, st.booleans())
+def test_reviewed_values_win_and_every_change_is_visible(
+    pages: list[tuple[list[Prediction], list[Prediction] | None]], with_rules: bool
+) -> None:
+    file = reviewed_file(*pages)
+    document = normalize(file, load_rules(FUEL_RULES) if with_rules else None)
+    assert_valid(document)
+    final = [b for model, person in pages for b in (model if person is None else person) if b.type == "field"]
+    modelled = {b.label for model, _ in pages for b in model if b.type == "field"}
+    removed = modelled - {b.label for b in final}
+    out = sorted(
+        (label, c.value)
+        for label, f in document.fields.items()
+        if label not in removed
+        for c in [f, *f.others]
+    )
+    assert out == sorted((b.label, b.ocr_text) for b in final)
+    for label in removed:  # shown as an empty value unless the model's guess was blank too
+        if label in document.fields:
+            gone = document.fields[label]
+            assert (gone.value, gone.source, gone.others) == ("", "nanonets_review", [])
+            assert gone.predicted is not None and gone.predicted.strip()
+    for label, f in document.fields.items():
+        assert f.confidence is None or 0 < f.confidence <= 1
+        if f.source == "model":
+            assert f.predicted is None
+        else:
+            assert f.source == "nanonets_review" and f.predicted != f.value
+            assert f.predicted is not None or label not in modelled

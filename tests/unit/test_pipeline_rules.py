@@ -7,7 +7,7 @@ import pytest
 from service.core.pacing import TokenBucket
 from service.errors import PayloadRejected
 from service.models.document import NanonetsRef, NormalizedDocument, SourceRef
-from service.pipeline import decode_json, document_digest, merge_review
+from service.usecases.complete import decode_json, document_digest, merge_review
 
 
 @pytest.mark.parametrize(

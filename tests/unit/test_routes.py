@@ -24,7 +24,7 @@ from service.core.routes import (
 from service.core.rules import Rules, load_rules
 from service.models.document import SourceRef
 from service.settings import Settings, SettingsError
-from tests.servers import REPO
+from devtools.stack import REPO
 
 SAMPLES = REPO / "samples"
 UUID_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -214,10 +214,33 @@ def test_optional_field_missing_is_fine() -> None:
     assert _codes(fields) == []
 
 
-@pytest.mark.parametrize(("confidence", "issue"), [(0.49, True), (None, True), (0.5, False), (0.51, False)])
+@pytest.mark.parametrize(("confidence", "issue"), [(0.0, True), (0.49, True), (0.5, False), (0.51, False)])
 def test_min_confidence(confidence: float | None, issue: bool) -> None:
     fields = {**GOOD_FIELDS, "total": _field("45,99 €", 45.99, confidence, "amount")}
     assert _codes(fields) == ([("total", "low_confidence")] if issue else [])
+
+
+def test_a_value_nanonets_did_not_score_is_not_low_confidence() -> None:
+    """Null confidence is "not scored" (Nanonets' score 0), not zero: there is nothing to judge."""
+    fields = {**GOOD_FIELDS, "total": _field("45,99 €", 45.99, None, "amount")}
+    assert _codes(fields) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "issue"), [("model", True), ("nanonets_review", False), ("console", False)]
+)
+def test_min_confidence_judges_only_the_model_s_values(source: str, issue: bool) -> None:
+    """A person's correction keeps the box's old score; the score says nothing about the person's value."""
+    corrected = GOOD_FIELDS["total"].model_copy(
+        update={"confidence": 0.31, "source": source, "predicted": "4"}
+    )
+    fields = {**GOOD_FIELDS, "total": corrected}
+    assert _codes(fields) == ([("total", "low_confidence")] if issue else [])
+
+
+def test_other_checks_still_apply_to_corrected_values() -> None:
+    corrected = _field("31/02/2024", None, 0.9, "date").model_copy(update={"source": "nanonets_review"})
+    assert _codes({**GOOD_FIELDS, "fecha": corrected}) == [("fecha", "bad_format")]
 
 
 def test_bad_format_when_a_typed_field_cannot_be_read() -> None:

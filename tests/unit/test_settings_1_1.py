@@ -107,7 +107,7 @@ def test_malformed_1_1_setting_names_it(monkeypatch: pytest.MonkeyPatch, name: s
 
 
 def test_every_1_1_setting_is_documented_in_env_example() -> None:
-    from tests.servers import REPO
+    from devtools.stack import REPO
 
     example = (REPO / ".env.example").read_text()
     for name in (

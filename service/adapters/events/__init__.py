@@ -5,27 +5,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from service.adapters.events.outbox import EventOutbox, OutboxRun, ParkedEvent
+from service.adapters.events.outbox import EventOutbox, ParkedEvent, utc_now
 from service.adapters.events.targets import PATIENT, QUICK, EventPublisher, build_publisher
 
 if TYPE_CHECKING:
-    from service.adapters.s3_objects import ObjectStore
+    from service.adapters.s3.bucket import StateBucket
+    from service.ports import Clock
     from service.settings import Settings
 
-__all__ = ["EventOutbox", "EventPublisher", "OutboxRun", "ParkedEvent", "build_outbox"]
+__all__ = ["EventOutbox", "EventPublisher", "ParkedEvent", "build_outbox"]
 
 
-def build_outbox(settings: Settings, objects: ObjectStore) -> EventOutbox | None:
+def build_outbox(settings: Settings, state: StateBucket, clock: Clock = utc_now) -> EventOutbox | None:
     """The outbox for EVENTS_TARGET in the state bucket; None when no target is set (no events)."""
     quick = build_publisher(settings, QUICK)
     patient = build_publisher(settings, PATIENT)
     if quick is None or patient is None:
         return None
     return EventOutbox(
-        objects,
-        bucket=settings.state_bucket_name,
-        state_prefix=settings.state_prefix,
-        quick=quick,
-        patient=patient,
-        max_attempts=settings.events_max_attempts,
+        state, quick=quick, patient=patient, max_attempts=settings.events_max_attempts, clock=clock
     )

@@ -18,24 +18,19 @@ redelivered after a lost answer) de-duplicates on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from service.adapters.events.targets import EventPublisher
+from service.adapters.s3.bucket import StateBucket
 from service.errors import EventDeliveryFailed
 from service.models.completion import CompletionEvent
-
-if TYPE_CHECKING:
-    from service.adapters.s3_objects import ObjectStore
+from service.models.ledger import utc_iso
+from service.ports import Clock, Delivery, OutboxRun
 
 log = logging.getLogger(__name__)
-
-Delivery = Literal["delivered", "parked"]
-Clock = Callable[[], datetime]
 
 
 class ParkedEvent(BaseModel):
@@ -52,48 +47,23 @@ class ParkedEvent(BaseModel):
         return self.model_dump_json(indent=2).encode("utf-8")
 
 
-@dataclass(frozen=True)
-class OutboxRun:
-    """What one `deliver_parked` run did."""
-
-    delivered: int = 0
-    retrying: int = 0
-    dead: int = 0
-    unreadable: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "delivered": self.delivered,
-            "retrying": self.retrying,
-            "dead": self.dead,
-            "unreadable": self.unreadable,
-        }
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventOutbox:
     def __init__(
         self,
-        store: ObjectStore,
+        state: StateBucket,
         *,
-        bucket: str,
-        state_prefix: str,
         quick: EventPublisher,
         patient: EventPublisher,
         max_attempts: int,
         clock: Clock = utc_now,
     ) -> None:
-        self._store = store
-        self._bucket = bucket
-        self._parked_prefix = f"{state_prefix}outbox/"
-        self._dead_prefix = f"{state_prefix}outbox-dead/"
+        self._state = state
+        self._parked_prefix = state.folder("outbox")
+        self._dead_prefix = state.folder("outbox-dead")
         self._quick = quick
         self._patient = patient
         self._max_attempts = max_attempts
@@ -116,11 +86,12 @@ class EventOutbox:
         bucket itself is unreachable (StorageUnavailable), so the caller's own retry covers the event."""
         try:
             self._quick.publish(event)
-        except EventDeliveryFailed as error:
-            self.park(event, error=str(error))
+        except Exception as error:  # a publisher's own bug must not lose the event either: parked alike
+            reason = str(error) if isinstance(error, EventDeliveryFailed) else type(error).__name__
+            self.park(event, error=reason)
             log.warning(
                 "event parked",
-                extra={"event_id": event.id, "type": event.type, "target": self.target, "error": str(error)},
+                extra={"event_id": event.id, "type": event.type, "target": self.target, "error": reason},
             )
             return "parked"
         log.info("event delivered", extra={"event_id": event.id, "type": event.type, "target": self.target})
@@ -128,7 +99,7 @@ class EventOutbox:
 
     def park(self, event: CompletionEvent, *, error: str | None = None) -> bool:
         """Keep the event for `deliver_parked`; False when it was parked already (attempts are kept)."""
-        now = iso(self._clock())
+        now = utc_iso(self._clock())
         record = ParkedEvent(
             event=event,
             target=self.target,
@@ -138,7 +109,7 @@ class EventOutbox:
             last_error=error,
         )
         key = self.parked_key(event.id)
-        return self._store.put(self._bucket, key, record.to_bytes(), if_none_match=True) is not None
+        return self._state.put(key, record.to_bytes(), if_none_match=True) is not None
 
     # ---- reconcile ----
 
@@ -146,7 +117,7 @@ class EventOutbox:
         """Send up to `limit` parked events, oldest key first; retry, or dead-letter the hopeless."""
         delivered = retrying = dead = unreadable = 0
         # The listing is taken whole (at most `limit` keys) before records are moved or deleted.
-        for listed in list(self._store.list(self._bucket, self._parked_prefix, limit=limit)):
+        for listed in list(self._state.list(self._parked_prefix, limit=limit)):
             record = self._read(listed.key)
             if record is None:
                 unreadable += 1
@@ -161,7 +132,7 @@ class EventOutbox:
         return run
 
     def _read(self, key: str) -> ParkedEvent | None:
-        found = self._store.get(self._bucket, key)
+        found = self._state.get(key)
         if found is None:
             return None  # delivered by a concurrent run since the listing
         try:
@@ -169,8 +140,8 @@ class EventOutbox:
         except ValidationError:
             # Not ours to fix by guessing; kept aside so it neither blocks the outbox nor vanishes.
             log.error("unreadable parked event moved to the dead letters", extra={"outbox_key": key})
-            self._store.put(self._bucket, key.replace(self._parked_prefix, self._dead_prefix, 1), found.body)
-            self._store.delete(self._bucket, key)
+            self._state.put(key.replace(self._parked_prefix, self._dead_prefix, 1), found.body)
+            self._state.delete(key)
             return None
 
     def _deliver_one(self, key: str, record: ParkedEvent) -> Literal["delivered", "retrying", "dead"]:
@@ -181,7 +152,7 @@ class EventOutbox:
             failed = record.model_copy(
                 update={
                     "attempts": record.attempts + 1,
-                    "last_attempt_at": iso(self._clock()),
+                    "last_attempt_at": utc_iso(self._clock()),
                     "last_error": str(error),
                     "target": self.target,
                 }
@@ -189,9 +160,9 @@ class EventOutbox:
             if error.permanent or failed.attempts >= self._max_attempts:
                 self._bury(key, failed)
                 return "dead"
-            self._store.put(self._bucket, key, failed.to_bytes())
+            self._state.put(key, failed.to_bytes())
             return "retrying"
-        self._store.delete(self._bucket, key)
+        self._state.delete(key)
         log.info(
             "parked event delivered",
             extra={"event_id": event.id, "type": event.type, "target": self.target},
@@ -199,8 +170,8 @@ class EventOutbox:
         return "delivered"
 
     def _bury(self, key: str, record: ParkedEvent) -> None:
-        self._store.put(self._bucket, self.dead_key(record.event.id), record.to_bytes())
-        self._store.delete(self._bucket, key)
+        self._state.put(self.dead_key(record.event.id), record.to_bytes())
+        self._state.delete(key)
         log.error(
             "event dead-lettered",
             extra={

@@ -23,9 +23,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from service.adapters.events.signing import secret_key, signature_headers
-from service.core.keys import object_digest
 from service.errors import EventDeliveryFailed
 from service.models.completion import CompletionEvent
+from service.models.source import object_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient

@@ -1,0 +1,350 @@
+"""Complete: a prediction for one request_file_id becomes one normalized output, validated by the rules of
+the route the file was submitted by (its ledger record names the route and its model).
+
+Idempotent, keyed by request_file_id: the written document's digest (without its time) is kept in the
+ledger, so a repeated webhook writes nothing; a late webhook for an older version of the source is marked
+superseded instead of overwriting the newer output; concurrent deliveries race on a conditional PUT, so
+whoever listens to the output bucket sees one write. Every output written goes downstream (a completion
+event, the analytics rows) before the ledger moves on, so a crash in between produces them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from service.core.normalize import normalize_file
+from service.core.payloads import parse_payload, parse_retrieval
+from service.core.routes import Routes
+from service.core.rules import Rules
+from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
+from service.models.document import NormalizedDocument, Review
+from service.models.ledger import LedgerRecord, QuarantineKind, SubmissionClaim
+from service.models.nanonets import FilePrediction
+from service.models.source import SourceRef
+from service.ports import Clock, Ocr, StateStores
+from service.usecases.downstream import Downstream
+from service.usecases.outcomes import FileOutcome, WebhookResult
+from service.usecases.quarantine import Quarantiner, unknown_file_quarantine_id
+from service.usecases.submit import SubmitDocument
+
+log = logging.getLogger(__name__)
+
+# How long a webhook that overtook its own submission record waits for that record.
+RECORD_WAIT_SECONDS = 2.0
+# Conditional output writes that lose to a concurrent writer re-read and try again this many times.
+OUTPUT_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CompleteConfig:
+    verify_by_fetch: bool = False
+    auto_approve: bool = False
+    auto_approve_min_confidence: float = 0.8
+    record_wait_seconds: float = RECORD_WAIT_SECONDS
+
+
+class CompleteFile:
+    def __init__(
+        self,
+        stores: StateStores,
+        ocr: Ocr,
+        submit: SubmitDocument,
+        routes: Routes,
+        config: CompleteConfig,
+        quarantine: Quarantiner,
+        downstream: Downstream,
+        clock: Clock,
+    ) -> None:
+        self._stores = stores
+        self._ocr = ocr
+        self._submit = submit
+        self._routes = routes
+        self._config = config
+        self._quarantine = quarantine
+        self._downstream = downstream
+        self._clock = clock
+
+    # ---- entry: a webhook body ----
+
+    def receive_webhook(self, body: bytes) -> WebhookResult:
+        """Archive first, then parse; an unknown shape is quarantined and rejected (PayloadRejected)."""
+        raw_key = self._stores.raw.put(body)
+        self._stores.raw.note_webhook(self._clock())
+        files = self.parse_archived(body, raw_key, kind="webhook")
+        return WebhookResult(raw_key=raw_key, files=[self.complete(fp, raw_key) for fp in files])
+
+    def parse_archived(self, body: bytes, raw_key: str, *, kind: QuarantineKind) -> list[FilePrediction]:
+        try:
+            return parse_payload(decode_json(body))
+        except PayloadRejected as rejected:
+            self._quarantine.put(kind=kind, code=rejected.code, reason=rejected.message, raw_key=raw_key)
+            raise
+
+    def fetch(self, request_file_id: str, model_id: str | None = None) -> tuple[FilePrediction, str]:
+        """Ask Nanonets for the file's prediction (of its route's model); the answer is archived before it
+        is parsed."""
+        data = self._ocr.fetch_file(request_file_id, model_id)
+        raw_key = self._stores.raw.put(json.dumps(data, sort_keys=True).encode())
+        try:
+            return parse_retrieval(data, request_file_id), raw_key
+        except PayloadRejected as rejected:
+            self._quarantine.put(kind="webhook", code=rejected.code, reason=rejected.message, raw_key=raw_key)
+            raise
+
+    # ---- the use case ----
+
+    def complete(self, prediction: FilePrediction, raw_key: str, *, fetched: bool = False) -> FileOutcome:
+        file_id = prediction.request_file_id
+        if not prediction.ready:
+            return _deferred(file_id)
+        record = self._stores.ledger.get(file_id)
+        if self._config.verify_by_fetch and not fetched:
+            # The body is only a notice: what we write comes from the API, so a forged body injects nothing.
+            prediction, raw_key = self.fetch(file_id, self._model_of(record, prediction))
+            if not prediction.ready:
+                return _deferred(file_id)
+        record = record or self._wait_for_record(prediction)
+        if record is None:
+            return self._quarantine_unknown(prediction, raw_key)
+        if self._is_superseded(record):
+            return self._mark_superseded(record, raw_key)
+        return self._write_output(record, prediction, raw_key)
+
+    def _model_of(self, record: LedgerRecord | None, prediction: FilePrediction) -> str | None:
+        """The model a file was submitted to: its record's, else that of the route of the key its metadata
+        names (a webhook that overtook its record), else None (the configured model)."""
+        if record is not None:
+            return record.model_id
+        key = (prediction.request_metadata or {}).get("key")
+        route = self._routes.route_for(key) if isinstance(key, str) else None
+        return route.model_id if route else None
+
+    def _rules_of(self, record: LedgerRecord) -> Rules | None:
+        """The rules of the record's route; a route gone from the routes file since: the key's route now."""
+        route = self._routes.named(record.route) or self._routes.route_for(record.source.key)
+        return route.rules if route else None
+
+    def _wait_for_record(self, prediction: FilePrediction) -> LedgerRecord | None:
+        """A webhook can overtake the write of its own submission record; wait briefly for it, but only
+        when the metadata we sent names a claim of ours that is still being submitted."""
+        claim = self._claim_named_by(prediction)
+        if claim is None or claim.request_file_id not in (None, prediction.request_file_id):
+            return None
+        deadline = time.monotonic() + self._config.record_wait_seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            record = self._stores.ledger.get(prediction.request_file_id)
+            if record is not None:
+                return record
+        return self._adopt(prediction)
+
+    def _claim_named_by(self, prediction: FilePrediction) -> SubmissionClaim | None:
+        metadata = prediction.request_metadata or {}
+        bucket, key = metadata.get("bucket"), metadata.get("key")
+        if not isinstance(bucket, str) or not isinstance(key, str):
+            return None
+        etag, version_id = metadata.get("etag"), metadata.get("version_id")
+        source = SourceRef(
+            bucket=bucket,
+            key=key,
+            etag=etag if isinstance(etag, str) else None,
+            version_id=version_id if isinstance(version_id, str) else None,
+        )
+        if metadata.get("token") not in (None, source.token):
+            return None  # not metadata we wrote
+        found = self._stores.claims.read(source)
+        return found[0] if found else None
+
+    def _adopt(self, prediction: FilePrediction) -> LedgerRecord | None:
+        """Nanonets accepted the submission but its worker died before recording it: the webhook carries
+        the claim's own metadata, which proves the file is ours. Record it now rather than quarantine it."""
+        claim = self._claim_named_by(prediction)
+        file_id = prediction.request_file_id
+        route = self._submit.route_for(claim.source.key) if claim else None
+        if claim is None or claim.request_file_id is not None or route is None:
+            return self._stores.ledger.get(file_id)
+        record = self._submit.record_submission(claim, file_id, route)
+        log.warning(
+            "adopted a submission whose worker died before recording it",
+            extra={"request_file_id": file_id, "bucket": claim.source.bucket, "key": claim.source.key},
+        )
+        return record
+
+    def _quarantine_unknown(self, prediction: FilePrediction, raw_key: str) -> FileOutcome:
+        reason = "request_file_id was never submitted by this deployment"
+        self._quarantine.put(
+            kind="webhook",
+            code="unknown_request_file_id",
+            reason=reason,
+            raw_key=raw_key,
+            request_file_id=prediction.request_file_id,
+            quarantine_id=unknown_file_quarantine_id(prediction.request_file_id),
+        )
+        return FileOutcome(request_file_id=prediction.request_file_id, outcome="quarantined", reason=reason)
+
+    def _is_superseded(self, record: LedgerRecord) -> bool:
+        """True when the source now holds other content than what this prediction was made from."""
+        if record.status == "superseded":
+            return True
+        current = record.source.model_copy(update={"version_id": None})
+        head = self._stores.sources.head(current)
+        if head is None:
+            return False  # deleted since: keep the output of the last content we saw
+        return head.ref.token != record.source_token
+
+    def _mark_superseded(self, record: LedgerRecord, raw_key: str) -> FileOutcome:
+        reason = "the source object was overwritten by newer content; its own submission wins"
+        if record.status != "superseded":
+            updated = record.model_copy(
+                update={
+                    "status": "superseded",
+                    "reason": reason,
+                    "updated_at": self._clock(),
+                    "raw_keys": _with(record.raw_keys, raw_key),
+                }
+            )
+            self._stores.ledger.put(updated, previous_status=record.status)
+        return FileOutcome(request_file_id=record.request_file_id, outcome="superseded", reason=reason)
+
+    def _write_output(self, record: LedgerRecord, prediction: FilePrediction, raw_key: str) -> FileOutcome:
+        now = self._clock()
+        rules = self._rules_of(record)
+        document = normalize_file(
+            prediction,
+            source=record.source,
+            model_id=record.model_id,
+            rules=rules,
+            review=merge_review(record.review, prediction.review),
+            processed_at=now,
+        )
+        if self._should_auto_approve(document, rules):
+            document = self._auto_approve(document, record.model_id)
+        digest = document_digest(document)
+        outcome = FileOutcome(
+            request_file_id=record.request_file_id,
+            outcome="unchanged",
+            output_key=record.output_key,
+            review=document.review,
+            validation=document.validation.status,
+        )
+        if record.status == "done" and record.output_digest == digest:
+            return outcome
+        wrote = self._put_output_once(record, document.to_json_bytes(), digest)
+        # Also when a concurrent delivery (or this one before a crash) wrote the same document: the ledger
+        # has not moved on, so nobody may have produced the event and the rows yet (the event id is stable).
+        self._downstream.output_written(record, document, digest)
+        updated = record.model_copy(
+            update={
+                "status": "done",
+                "review": document.review,
+                "validation_status": document.validation.status,
+                "output_digest": digest,
+                "updated_at": now,
+                "raw_keys": _with(record.raw_keys, raw_key),
+                "reason": None,
+            }
+        )
+        self._stores.ledger.put(updated, previous_status=record.status)
+        if not wrote:
+            return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
+        log.info(
+            "output written",
+            extra={
+                "request_file_id": record.request_file_id,
+                "bucket": record.source.bucket,
+                "key": record.source.key,
+                "output_key": record.output_key,
+                "review": document.review,
+                "validation": document.validation.status,
+            },
+        )
+        return outcome.model_copy(update={"outcome": "written"})
+
+    def _put_output_once(self, record: LedgerRecord, body: bytes, digest: str) -> bool:
+        """Write the output with a conditional PUT; False when it already holds this document.
+
+        A first completion tries If-None-Match (one request); otherwise the current output is read and
+        replaced only if unchanged since."""
+        outputs = self._stores.outputs
+        expected: str | None = None  # None: "only if absent"
+        for attempt in range(OUTPUT_WRITE_ATTEMPTS):
+            if attempt > 0 or record.output_digest is not None:
+                current = outputs.read(record.output_key)
+                if current is not None and _output_digest(current.body) == digest:
+                    return False
+                expected = current.etag if current else None
+            if outputs.write(record.output_key, body, if_match=expected):
+                return True
+            time.sleep(0.05 * attempt)
+        raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry later")
+
+    def _should_auto_approve(self, document: NormalizedDocument, rules: Rules | None) -> bool:
+        config = self._config
+        if not config.auto_approve or document.review != "pending":
+            return False
+        if document.validation.status != "passed" or not document.fields:
+            return False
+        for label, value in document.fields.items():
+            rule = rules.fields.get(label) if rules else None
+            bar = rule.min_confidence if rule and rule.min_confidence is not None else None
+            bar = config.auto_approve_min_confidence if bar is None else bar
+            if value.confidence is None or value.confidence < bar:
+                return False
+        return True
+
+    def _auto_approve(self, document: NormalizedDocument, model_id: str) -> NormalizedDocument:
+        file_id = document.nanonets.request_file_id
+        try:
+            self._ocr.approve(file_id, model_id)
+        except NanonetsError as error:
+            log.warning(
+                "auto-approve failed; left pending", extra={"request_file_id": file_id, "error": str(error)}
+            )
+            return document
+        return document.model_copy(update={"review": "auto_approved"})
+
+
+def merge_review(current: Review | None, incoming: Review) -> Review:
+    """A later inference webhook never undoes a review; our own approval echoed back stays auto."""
+    if incoming == "rejected":
+        return "rejected"
+    if incoming == "approved":
+        return "auto_approved" if current == "auto_approved" else "approved"
+    if current in ("approved", "rejected", "auto_approved"):
+        return current
+    return "pending"
+
+
+def document_digest(document: NormalizedDocument) -> str:
+    """Identity of a document's content, without the time it was processed."""
+    payload = document.model_dump(mode="json", exclude={"processed_at"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _output_digest(body: bytes) -> str | None:
+    try:
+        return document_digest(NormalizedDocument.model_validate_json(body))
+    except ValueError:
+        return None  # not one of our documents (edited by hand?): it is replaced
+
+
+def decode_json(body: bytes) -> object:
+    """JSON or PayloadRejected('not_json'); deep nesting is rejected rather than crashing the parser."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PayloadRejected("not_json", f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise PayloadRejected("not_json", "the body is JSON nested too deeply to parse") from None
+
+
+def _deferred(request_file_id: str) -> FileOutcome:
+    return FileOutcome(request_file_id=request_file_id, outcome="deferred", reason="prediction not ready")
+
+
+def _with(items: list[str], item: str) -> list[str]:
+    return items if item in items else [*items, item]

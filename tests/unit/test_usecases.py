@@ -1,0 +1,292 @@
+"""The use cases on in-memory adapters: the exactly-once, race, adoption, supersede, replay, reconcile,
+quarantine and pacing rules, without moto or the emulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from service.errors import NanonetsQuotaExceeded, NanonetsRateLimited, NanonetsUnavailable, PayloadRejected
+from service.models.ledger import SubmissionClaim
+from service.usecases.submit import submission_metadata
+from tests.unit.usecase_kit import INPUT, OUTPUT, box, make_kit, webhook
+
+# ---- submit ----
+
+
+def test_repeated_events_submit_one_version_once() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/a.pdf")
+    first = kit.service.submit.submit(source)
+    again = kit.service.submit.submit(source)
+    assert (first.status, again.status) == ("submitted", "skipped")
+    assert again.already_submitted and again.settled
+    assert len(kit.ocr.submitted) == 1
+    assert kit.state("index/pending/") == ["_state/index/pending/file-1"]
+    assert kit.state("index/submitting/") == []
+
+
+def test_concurrent_submits_of_one_version_reach_nanonets_once() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/race.pdf")
+    barrier = threading.Barrier(6)
+    statuses: list[str] = []
+
+    def submit() -> None:
+        barrier.wait()
+        statuses.append(kit.service.submit.submit(source).status)
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == ["skipped"] * 5 + ["submitted"]
+    assert len(kit.ocr.submitted) == 1
+
+
+def test_new_content_under_the_same_key_is_a_new_version() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/v.pdf", b"one")
+    first = kit.service.submit.submit(source)
+    kit.drop("incoming/v.pdf", b"two")
+    second = kit.service.submit.submit(source)
+    assert first.status == second.status == "submitted"
+    assert first.request_file_id != second.request_file_id
+
+
+def test_a_failed_submission_releases_its_claim_and_is_quarantined_until_a_retry_succeeds() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/down.pdf")
+    kit.ocr.fail_next.append(NanonetsUnavailable("down", status=503))
+    failed = kit.service.submit.submit(source)
+    assert (failed.status, failed.retryable) == ("failed", True)
+    assert kit.state("claims/") == []
+    assert len(kit.state("quarantine/")) == 1
+    assert kit.service.submit.submit(source).status == "submitted"
+    assert kit.state("quarantine/") == []
+
+
+def test_a_young_orphaned_claim_blocks_and_a_stale_one_is_taken_over_by_reconcile() -> None:
+    kit = make_kit(claim_stale_seconds=60)
+    source = kit.drop("incoming/orphan.pdf")
+    head = kit.service.stores.sources.head(source)
+    assert head is not None
+    kit.service.stores.claims.mark_submitting(head.ref)
+    kit.service.stores.claims.create(SubmissionClaim(source=head.ref, claimed_at=kit.clock()))
+    blocked = kit.service.submit.submit(source)
+    assert (blocked.status, blocked.already_submitted) == ("skipped", False)
+    assert kit.service.recovery.reconcile(older_than_seconds=0, limit=10).resubmitted == 0
+    kit.clock.advance(61)
+    assert kit.service.recovery.reconcile(older_than_seconds=0, limit=10).resubmitted == 1
+    assert len(kit.ocr.submitted) == 1
+    assert kit.state("index/submitting/") == []
+
+
+# ---- complete ----
+
+
+def test_a_webhook_writes_one_output_and_a_repeat_writes_nothing() -> None:
+    kit = make_kit()
+    outcome = kit.service.submit.submit(kit.drop("incoming/fleet/r 1.pdf"))
+    file_id = outcome.request_file_id
+    assert file_id is not None
+    first = kit.service.complete.receive_webhook(webhook(file_id))
+    writes = [p for p in kit.objects.puts if p[0] == OUTPUT and p[1].startswith("normalized/")]
+    again = kit.service.complete.receive_webhook(webhook(file_id))
+    assert [f.outcome for f in first.files] == ["written"]
+    assert [f.outcome for f in again.files] == ["unchanged"]
+    assert [p for p in kit.objects.puts if p[0] == OUTPUT and p[1].startswith("normalized/")] == writes
+    document = kit.output("normalized/fleet/r 1.pdf.json")
+    assert document["fields"]["total"]["normalized"] == 45.99
+    assert kit.state("index/done/") == [f"_state/index/done/{file_id}"]
+
+
+def test_concurrent_deliveries_of_one_webhook_write_the_output_once() -> None:
+    kit = make_kit()
+    file_id = kit.service.submit.submit(kit.drop("incoming/c.pdf")).request_file_id
+    assert file_id is not None
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        barrier.wait()
+        kit.service.complete.receive_webhook(webhook(file_id))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writes = [p for p in kit.objects.puts if p == (OUTPUT, "normalized/c.pdf.json")]
+    assert len(writes) == 1
+
+
+def test_a_late_webhook_for_an_older_version_is_superseded_and_never_overwrites() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/s.pdf", b"old")
+    old_id = kit.service.submit.submit(source).request_file_id
+    kit.drop("incoming/s.pdf", b"new")
+    new_id = kit.service.submit.submit(source).request_file_id
+    assert old_id and new_id
+    kit.service.complete.receive_webhook(webhook(new_id, total="20,00"))
+    late = kit.service.complete.receive_webhook(webhook(old_id, total="10,00"))
+    assert [f.outcome for f in late.files] == ["superseded"]
+    assert kit.output("normalized/s.pdf.json")["fields"]["total"]["value"] == "20,00"
+    assert kit.service.stores.ledger.get(old_id).status == "superseded"  # type: ignore[union-attr]
+
+
+def test_an_approval_is_kept_when_a_later_inference_webhook_arrives() -> None:
+    kit = make_kit()
+    file_id = kit.service.submit.submit(kit.drop("incoming/ap.pdf")).request_file_id
+    assert file_id
+    approved = {
+        "moderated_images": [{"request_file_id": file_id, "page": 0, "predicted_boxes": [box("t", "1")]}]
+    }
+    kit.service.complete.receive_webhook(json.dumps(approved).encode())
+    kit.service.complete.receive_webhook(webhook(file_id))
+    assert kit.output("normalized/ap.pdf.json")["review"] == "approved"
+
+
+def test_a_webhook_for_a_file_never_submitted_is_quarantined_not_written() -> None:
+    kit = make_kit()
+    result = kit.service.complete.receive_webhook(webhook("stranger"))
+    assert [f.outcome for f in result.files] == ["quarantined"]
+    assert kit.outputs() == []
+    assert len(kit.state("quarantine/")) == 1
+    assert len(kit.state("raw/")) == 1  # the body is kept for replay
+
+
+def test_a_webhook_whose_worker_died_before_recording_is_adopted() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/adopt.pdf")
+    head = kit.service.stores.sources.head(source)
+    assert head is not None
+    kit.service.stores.claims.create(SubmissionClaim(source=head.ref, claimed_at=kit.clock()))
+    result = kit.service.complete.receive_webhook(webhook("file-adopted", submission_metadata(head.ref)))
+    assert [f.outcome for f in result.files] == ["written"]
+    assert kit.service.stores.ledger.get("file-adopted") is not None
+    claim = kit.service.stores.claims.read(head.ref)
+    assert claim is not None and claim[0].request_file_id == "file-adopted"
+
+
+def test_a_body_of_no_known_shape_is_archived_quarantined_and_rejected() -> None:
+    kit = make_kit()
+    with pytest.raises(PayloadRejected):
+        kit.service.complete.receive_webhook(b'{"hello": "world"}')
+    assert len(kit.state("raw/")) == 1
+    assert len(kit.state("quarantine/")) == 1
+
+
+# ---- recover ----
+
+
+def test_reconcile_completes_a_lost_webhook_and_fails_what_nanonets_does_not_know() -> None:
+    kit = make_kit()
+    found = kit.service.submit.submit(kit.drop("incoming/found.pdf")).request_file_id
+    lost = kit.service.submit.submit(kit.drop("incoming/lost.pdf")).request_file_id
+    assert found and lost
+    kit.ocr.answers[found] = json.loads(webhook(found))
+    summary = kit.service.recovery.reconcile(older_than_seconds=0, limit=10)
+    assert (summary.completed, summary.failed) == (1, 1)
+    assert kit.outputs() == ["normalized/found.pdf.json"]
+    assert kit.service.status().failed == 1
+
+
+def test_replay_after_a_rules_change_rewrites_only_what_changed(tmp_path: object) -> None:
+    kit = make_kit()
+    file_id = kit.service.submit.submit(kit.drop("incoming/r.pdf")).request_file_id
+    assert file_id
+    kit.service.complete.receive_webhook(webhook(file_id))
+    assert [r.outcome for r in kit.service.recovery.replay(request_file_id=file_id)] == ["unchanged"]
+
+
+def test_an_invalid_queued_message_keeps_its_raw_body_and_quarantine_retry_reads_it() -> None:
+    kit = make_kit()
+    body = '{"not": "an S3 event"}'
+    batch = {
+        "Records": [
+            {"eventSource": "aws:sqs", "messageId": "m-1", "body": body, "receiptHandle": "h"},
+        ]
+    }
+    summary = kit.service.intake.handle(batch, confirm=lambda url: None)
+    assert summary.failed and not summary.failed[0].retryable
+    [quarantine_id] = kit.service.stores.quarantine.ids()
+    record = kit.service.stores.quarantine.get(quarantine_id)
+    assert record is not None and record.raw_key is not None
+    assert kit.service.stores.raw.get(record.raw_key) == body.encode()
+    result = kit.service.recovery.retry_quarantined(quarantine_id, confirm=lambda url: None)
+    assert not result.resolved
+    assert "still rejected" in result.detail  # it read the kept body and tried it again
+
+
+def test_quarantine_retry_of_a_kept_event_submits_it_once_it_is_valid() -> None:
+    kit = make_kit()
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": INPUT}, "object": {"key": "incoming/late.pdf"}},
+            }
+        ]
+    }
+    raw_key = kit.service.stores.raw.put(json.dumps(event).encode())
+    kit.service.quarantine.put(
+        kind="event", code="x", reason="S3 was down", raw_key=raw_key, quarantine_id="q1"
+    )
+    kit.drop("incoming/late.pdf")
+    result = kit.service.recovery.retry_quarantined("q1", confirm=lambda url: None)
+    assert (result.resolved, result.detail) == (True, "submitted=1 failed=0")
+    assert len(kit.ocr.submitted) == 1
+    assert kit.service.stores.quarantine.get("q1") is None
+
+
+# ---- pacing ----
+
+
+def test_documents_over_the_page_budget_wait_their_turn_and_are_never_quarantined() -> None:
+    kit = make_kit(nanonets_pages_per_minute=2)
+    sources = [kit.drop(f"incoming/p{i}.pdf") for i in range(3)]
+    outcomes = [kit.service.submit.submit(s) for s in sources]
+    assert [o.status for o in outcomes] == ["submitted", "submitted", "failed"]
+    held = outcomes[2]
+    assert held.retryable and held.retry_after == pytest.approx(61, abs=1)  # a window and its margin
+    assert kit.state("quarantine/") == [] and kit.state("claims/") != []
+    assert kit.service.submit.submit(sources[2]).status == "failed"  # too early: still its turn later
+    kit.clock.advance(61)
+    assert kit.service.submit.submit(sources[2]).status == "submitted"
+    assert len(kit.ocr.submitted) == 3
+
+
+def test_a_429_pauses_every_submission_for_at_least_30_seconds_then_backs_off() -> None:
+    kit = make_kit()
+    a, b = kit.drop("incoming/a.pdf"), kit.drop("incoming/b.pdf")
+    kit.ocr.fail_next.append(NanonetsRateLimited("slow down", status=429))
+    first = kit.service.submit.submit(a)
+    assert first.retryable and first.retry_after is not None and first.retry_after >= 30
+    assert kit.service.submit.submit(b).retry_after is not None  # the pause holds every document
+    assert kit.state("quarantine/") == []
+    kit.clock.advance(31)
+    kit.ocr.fail_next.append(NanonetsRateLimited("still", status=429))
+    second = kit.service.submit.submit(a)
+    assert second.retry_after is not None and second.retry_after >= 60  # doubled
+    kit.clock.advance(61)
+    assert kit.service.submit.submit(a).status == "submitted"
+    assert kit.service.status().pacing[0].cooldown_seconds_left == 0
+
+
+def test_a_402_stops_submitting_shows_in_status_and_resumes_when_nanonets_accepts() -> None:
+    kit = make_kit(nanonets_402_probe_seconds=60)
+    a, b = kit.drop("incoming/a.pdf"), kit.drop("incoming/b.pdf")
+    kit.ocr.fail_next.append(NanonetsQuotaExceeded("pay up", status=402))
+    stopped = kit.service.submit.submit(a)
+    assert stopped.retryable and stopped.retry_after is not None
+    assert kit.service.status().quota_stopped
+    assert kit.service.submit.submit(b).status == "failed"  # no call to Nanonets while stopped
+    assert kit.ocr.submitted == [] and kit.state("quarantine/") == []
+    kit.clock.advance(61)
+    assert kit.service.submit.submit(b).status == "submitted"  # the probe goes through
+    assert not kit.service.status().quota_stopped
+    assert kit.service.submit.submit(a).status == "submitted"
