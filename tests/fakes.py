@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from service.errors import EventDeliveryFailed, NanonetsError, NanonetsNotFound
+from service.errors import EventDeliveryFailed, NanonetsError, NanonetsNotFound, StorageUnavailable
 from service.models.completion import CompletionEvent
 from service.models.source import SourceRef, StoredSource
 from service.ports import ListedObject, StoredObject
@@ -33,6 +33,8 @@ class InMemoryObjectStore:
         self._lock = threading.Lock()
         self._clock = clock
         self.puts: list[tuple[str, str]] = []  # (bucket, key) of every write that went through
+        # Writes of keys under these prefixes fail as if S3 were down there (StorageUnavailable).
+        self.failing_prefixes: set[str] = set()
 
     def create_bucket(self, bucket: str) -> None:
         self._buckets.setdefault(bucket, {})
@@ -48,6 +50,8 @@ class InMemoryObjectStore:
     def put(
         self, bucket: str, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
     ) -> str | None:
+        if any(key.startswith(prefix) for prefix in self.failing_prefixes):
+            raise StorageUnavailable(f"S3 put {key} failed: ServiceUnavailable")
         with self._lock:
             objects = self._bucket(bucket)
             current = objects.get(key)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devtools.stack import REPO
 from scripts.make_samples import SAMPLE_DOCUMENTS, webhook_bodies
 from service.core.keys import KeyPolicy, output_key
 from service.core.normalize import normalize_file
@@ -24,7 +25,6 @@ from service.core.routes import (
 from service.core.rules import Rules, load_rules
 from service.models.document import SourceRef
 from service.settings import Settings, SettingsError
-from devtools.stack import REPO
 
 SAMPLES = REPO / "samples"
 UUID_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

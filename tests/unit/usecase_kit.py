@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devtools.stack import REPO
 from service.adapters.events.outbox import EventOutbox
 from service.adapters.s3.bucket import StateBucket
 from service.bootstrap import Service, build
-from service.core.routes import Routes
+from service.core.routes import RouteDefaults, Routes, parse_routes_text
 from service.models.source import SourceRef
 from service.settings import Settings
 from tests.fakes import FakeOcr, FakePublisher, InMemoryObjectStore
@@ -18,6 +19,8 @@ from tests.fakes import FakeOcr, FakePublisher, InMemoryObjectStore
 INPUT = "in-bucket"
 OUTPUT = "out-bucket"
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+RECEIPTS_MODEL = "emulator-receipts"
+INVOICES_MODEL = "emulator-invoices"
 
 
 @dataclass
@@ -64,9 +67,7 @@ class Kit:
         return self.objects.keys(OUTPUT, "_state/" + folder)
 
 
-def make_kit(
-    *, routes: Routes | None = None, publisher: FakePublisher | None = None, **settings: Any
-) -> Kit:
+def make_kit(*, routes: Routes | None = None, publisher: FakePublisher | None = None, **settings: Any) -> Kit:
     """`routes`: instead of the one default route; `publisher`: the events target (none: no events)."""
     clock = Clock()
     objects = InMemoryObjectStore(clock=clock)
@@ -96,12 +97,38 @@ def make_kit(
     return Kit(service=service, objects=objects, ocr=ocr, clock=clock, publisher=publisher)
 
 
+def two_routes(*, invoices_pages_per_minute: int = 75) -> Routes:
+    """Receipts and invoices, two models, each with its sample rules; invoices write under erp/invoices/."""
+    text = f"""
+routes:
+  - name: receipts
+    prefix: incoming/receipts/
+    model_id: {RECEIPTS_MODEL}
+    rules: rules/fuel-receipts.yaml
+  - name: invoices
+    prefix: incoming/invoices/
+    model_id: {INVOICES_MODEL}
+    rules: rules/supplier-invoices.yaml
+    output_prefix: erp/invoices/
+    pages_per_minute: {invoices_pages_per_minute}
+"""
+    return parse_routes_text(text, "yaml", RouteDefaults(), base_dir=REPO / "samples")
+
+
 def box(label: str, text: str, score: float = 0.9) -> dict[str, Any]:
     return {"label": label, "ocr_text": text, "score": score, "xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4}
 
 
-def webhook(file_id: str, metadata: dict[str, Any] | None = None, *, total: str = "45,99") -> bytes:
-    page: dict[str, Any] = {"request_file_id": file_id, "page": 0, "prediction": [box("total", total)]}
+def webhook(
+    file_id: str,
+    metadata: dict[str, Any] | None = None,
+    *,
+    total: str = "45,99",
+    boxes: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """A prediction webhook of one page: a `total` box, or the `boxes` given."""
+    predicted = boxes if boxes is not None else [box("total", total)]
+    page: dict[str, Any] = {"request_file_id": file_id, "page": 0, "prediction": predicted}
     if metadata is not None:
         page["request_metadata"] = json.dumps(metadata)
     return json.dumps({"message": "Success", "result": [page]}).encode()
