@@ -67,10 +67,8 @@ def run_export(args: argparse.Namespace) -> int:
     rows = service.analytics.rows(since=args.since, route=args.route, summary=summary)
     written = export_rows(rows, args.format, args.output)
     where = "standard output" if args.output == "-" else args.output
-    print(
-        f"exported {written} rows of {summary.documents} documents ({summary.partitions} days) to {where}",
-        file=sys.stderr,
-    )
+    days = f"{summary.partitions} day" + ("" if summary.partitions == 1 else "s")
+    print(f"exported {written} rows of {summary.documents} documents ({days}) to {where}", file=sys.stderr)
     return 0
 
 
