@@ -268,8 +268,15 @@ def test_make_demo_finishes_every_sample() -> None:
     env.pop("OUTPUT_BUCKET", None)
     done = _run([sys.executable, "-m", "scripts.demo", "--timeout", "120"], env=env, timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
+    from scripts.make_samples import SAMPLE_DOCUMENTS
+
     documents = sorted(p.name for p in (REPO / "samples" / "documents").iterdir())
-    assert f"every sample finished: {len(documents)} outputs" in done.stdout
-    for name in documents:
-        assert f"normalized/{name}.json" in done.stdout
+    route_of = {sample.name: sample.route for sample in SAMPLE_DOCUMENTS}
+    assert sorted(route_of) == documents
+    assert f"every sample finished: {len(documents)} outputs from 2 models" in done.stdout
+    for name in documents:  # each type under its route's output prefix (samples/routes.yaml)
+        assert f"normalized/{route_of[name]}/{name}.json" in done.stdout
+    assert "route receipts:" in done.stdout and "route invoices:" in done.stdout
+    assert "emulator-model" in done.stdout and "emulator-invoices" in done.stdout
     assert "failed (matricula:pattern_mismatch)" in done.stdout  # the table shows validation verdicts
+    assert "analytics rows: " in done.stdout

@@ -321,3 +321,24 @@ def test_routes_file_takes_its_defaults_from_the_settings(tmp_path: Path) -> Non
     [only] = load_routes(current).routes
     assert (only.output_prefix, only.pages_per_minute) == ("json/a/", 20)
     assert load_routes(current).source == f"routes file {str(path)!r}"
+
+
+def test_a_bad_routes_file_stops_a_command_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    path = tmp_path / "routes.yaml"
+    path.write_text(json.dumps({"routes": [route("invoices", "incoming/i/", model_id="Facturas v2")]}))
+    monkeypatch.chdir(tmp_path)  # no .env of the working copy
+    for name, value in {
+        "NANONETS_API_KEY": "k",
+        "NANONETS_MODEL_ID": "m",
+        "OUTPUT_BUCKET": "out-bucket",
+        "ROUTES_FILE": str(path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["status"]) == 2  # bootstrap.build stops before touching S3 or Nanonets
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "route 'invoices': model_id 'Facturas v2' is not a Nanonets model id" in error
