@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 EMULATOR_KEY = "emulator-key-0123456789"
 EMULATOR_MODEL = "emulator-model"
+# The second model of samples/routes.yaml (route "invoices"); the local emulator knows both.
+EMULATOR_INVOICES_MODEL = "emulator-invoices"
+EMULATOR_MODELS = (EMULATOR_MODEL, EMULATOR_INVOICES_MODEL)
 TEST_SECRET = "test-webhook-secret-0123456789"  # noqa: S105 - the local stack's own, never a real one
 # Start-up config of the emulator for the local stack: empty, so tests, demo, bench and soak run against
 # live Nanonets shapes (per-document export webhooks, table cells scored 0-100), as the service must.
@@ -92,9 +95,11 @@ def start_emulator(
     extra_args: list[str] | None = None,
     log_dir: Path | None = None,
     compat: Mapping[str, str] | None = None,
+    model_ids: Sequence[str] = EMULATOR_MODELS,
 ) -> Process:
-    """The emulator in its own process. `compat` (default `SERVICE_COMPAT`) sets its start-up config, which
-    `/_emulator/reset` returns to."""
+    """The emulator in its own process, knowing `model_ids` (both models of samples/routes.yaml by
+    default). `compat` (default `SERVICE_COMPAT`) sets its start-up config, which `/_emulator/reset`
+    returns to."""
     port = free_port()
     args = [
         sys.executable,
@@ -106,9 +111,9 @@ def start_emulator(
         str(port),
         "--api-key",
         EMULATOR_KEY,
-        "--model-id",
-        EMULATOR_MODEL,
     ]
+    for model_id in model_ids:
+        args += ["--model-id", model_id]
     for name, value in (SERVICE_COMPAT if compat is None else compat).items():
         args += [f"--{name.replace('_', '-')}", value]
     if webhook_url:

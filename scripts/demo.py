@@ -1,10 +1,15 @@
-"""`make demo`: the whole path, end to end, on one machine, then a table of what came out.
+"""`make demo`: the whole path, end to end, on one machine, then a table per route of what came out.
 
 Local by default: moto S3 and the Nanonets emulator on free loopback ports, the service under gunicorn
-(the same `nanonets-ingest serve` as production). With NANONETS_API_KEY and NANONETS_MODEL_ID set it talks to
-real Nanonets, which must download the documents, so it then also needs real S3: DEMO_INPUT_BUCKET,
-OUTPUT_BUCKET and AWS credentials. Real Nanonets cannot call a webhook on this machine, so that mode
-finishes documents by reconcile (fetch by file id), the path the service takes when a webhook is lost.
+(the same `nanonets-ingest serve` as production) with the routes of samples/routes.yaml: fuel receipts go
+to one model under their rules, supplier invoices to a second model under theirs (the emulator knows
+both), each document uploaded under its route's prefix. At the end the analytics rows are exported as CSV.
+
+With NANONETS_API_KEY and NANONETS_MODEL_ID set it talks to real Nanonets, which must download the
+documents, so it then also needs real S3: DEMO_INPUT_BUCKET, OUTPUT_BUCKET and AWS credentials. That mode
+uses your ROUTES_FILE if set (its prefixes must cover incoming/nanonets-ingest-demo/), else the single
+default route. Real Nanonets cannot call a webhook on this machine, so that mode finishes documents by
+reconcile (fetch by file id), the path the service takes when a webhook is lost.
 
 With `--review` (`make demo REVIEW=1`) the service also serves the review console (docs/REVIEW.md): a demo
 reviewer is made with a fresh password, printed once at the end with the console's URL, and everything keeps
@@ -34,6 +39,7 @@ from devtools.stack import (
     AWS_TEST_ENV,
     EMULATOR_KEY,
     EMULATOR_MODEL,
+    EMULATOR_MODELS,
     REPO,
     Process,
     free_port,
@@ -41,14 +47,23 @@ from devtools.stack import (
     start_moto,
     wait_http,
 )
+from scripts.make_samples import SAMPLE_DOCUMENTS
+from service.core.routes import Route, Routes, load_routes
 from service.review.users import add_user
+from service.settings import Settings
 
 SAMPLES = REPO / "samples"
 RULES = SAMPLES / "rules" / "fuel-receipts.yaml"
+ROUTES = SAMPLES / "routes.yaml"
 WORK = REPO / ".demo"
 LOCAL_INPUT_BUCKET = "nanonets-ingest-demo-in"
 LOCAL_OUTPUT_BUCKET = "nanonets-ingest-demo-out"
-KEY_FIELDS = ("fecha", "total", "matricula")
+# The folder (route of samples/routes.yaml) each sample is dropped into, and the fields shown per folder.
+FOLDER_OF = {sample.name: sample.route for sample in SAMPLE_DOCUMENTS}
+KEY_FIELDS = {
+    "receipts": ("fecha", "total", "matricula"),
+    "invoices": ("numero_factura", "proveedor", "fecha", "total"),
+}
 DEMO_REVIEWER = "demo"
 
 
@@ -113,6 +128,8 @@ def build_stack(*, review: bool = False) -> Stack:
         "LOG_LEVEL": "INFO",
         "WEB_CONCURRENCY": "2",
     }
+    if not real_nanonets:
+        env["ROUTES_FILE"] = str(ROUTES)  # two document types, two emulator models
     stack = Stack(
         input_bucket=os.environ.get("DEMO_INPUT_BUCKET", LOCAL_INPUT_BUCKET),
         output_bucket=os.environ.get("OUTPUT_BUCKET", LOCAL_OUTPUT_BUCKET),
@@ -186,6 +203,7 @@ def _start_servers(stack: Stack, *, real_s3: bool) -> None:
         emulator = start_emulator(
             webhook_url=f"{service_url}/webhooks/nanonets?token={env['WEBHOOK_SECRET']}",
             log_dir=WORK,
+            model_ids=EMULATOR_MODELS,
         )
         stack.processes.append(emulator)
         env.update(
@@ -224,15 +242,18 @@ def _start_service(env: dict[str, str], port: int) -> Process:
 def run(stack: Stack, timeout: float) -> int:
     s3 = stack.s3()
     service = stack.processes[-1]
+    routes = _routes(stack)
+    _print_routes(routes)
     documents = sorted((SAMPLES / "documents").iterdir())
+    keys = {d.name: _source_key(stack, d.name) for d in documents}
     records = []
     for document in documents:
-        key = stack.prefix + document.name
+        key = keys[document.name]
         put = s3.put_object(Bucket=stack.input_bucket, Key=key, Body=document.read_bytes())
         records.append(
             s3_record(stack.input_bucket, key, size=document.stat().st_size, etag=put["ETag"].strip('"'))
         )
-    print(f"\nuploaded {len(documents)} documents to s3://{stack.input_bucket}/{stack.prefix}")
+    print(f"\nuploaded {len(documents)} documents to s3://{stack.input_bucket}/{stack.prefix}<route>/")
     answer = requests.post(
         f"{service.url}/events/s3",
         params={"token": stack.env["WEBHOOK_SECRET"]},
@@ -247,23 +268,54 @@ def run(stack: Stack, timeout: float) -> int:
     if answer.status_code != 200:
         print(json.dumps(summary, indent=2), file=sys.stderr)
         return 1
-    output_keys = {d.name: _output_key(stack, d.name) for d in documents}
+    route_of = {name: _route(routes, key) for name, key in keys.items()}
+    output_keys = {name: route_of[name].output_key(key) for name, key in keys.items()}
     outputs = _wait_for_outputs(stack, output_keys, timeout)
-    _print_table(stack, documents, outputs)
+    for route in routes.routes:
+        names = [d.name for d in documents if route_of[d.name].name == route.name]
+        if names:
+            _print_table(route, names, outputs)
     missing = [name for name in output_keys if name not in outputs]
     if missing:
         print(f"\n{len(missing)} document(s) not finished within {timeout:.0f}s: {', '.join(missing)}")
         print(f"see {WORK / 'service.log'} and `nanonets-ingest status`")
         return 1
-    print(f"\nevery sample finished: {len(outputs)} outputs in s3://{stack.output_bucket}/normalized/")
+    models = sorted({output["nanonets"]["model_id"] for output in outputs.values()})
+    print(f"\nevery sample finished: {len(outputs)} outputs from {len(models)} models ({', '.join(models)})")
     for name in sorted(output_keys):
         print(f"  s3://{stack.output_bucket}/{output_keys[name]}")
+    _export_rows(stack)
     return 0
 
 
-def _output_key(stack: Stack, name: str) -> str:
-    rest = (stack.prefix + name).removeprefix("incoming/")
-    return f"normalized/{rest}.json"
+def _routes(stack: Stack) -> Routes:
+    """The routes the service runs with: its own loader over the same environment."""
+    merged = {**os.environ, **stack.env}
+    names = {name.upper() for name in Settings.model_fields}
+    values = {name.lower(): value for name, value in merged.items() if name in names}
+    return load_routes(Settings(_env_file=None, **values))
+
+
+def _print_routes(routes: Routes) -> None:
+    print("\nroutes (longest matching prefix wins):")
+    for route in routes.routes:
+        rules = Path(route.rules_file).name if route.rules_file else "no rules"
+        print(
+            f"  {route.name:10} {route.prefix:22} -> model {route.model_id} ({rules}, "
+            f"{route.pages_per_minute} pages/min), outputs under {route.output_prefix}"
+        )
+
+
+def _source_key(stack: Stack, name: str) -> str:
+    """Each sample under its document type's folder: a route's prefix with samples/routes.yaml."""
+    return f"{stack.prefix}{FOLDER_OF.get(name, 'receipts')}/{name}"
+
+
+def _route(routes: Routes, key: str) -> Route:
+    route = routes.route_for(key)
+    if route is None:
+        raise DemoError(f"{key} is under no route of {routes.source or 'the default route'}")
+    return route
 
 
 def _wait_for_outputs(stack: Stack, output_keys: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -297,13 +349,31 @@ def _reconcile(stack: Stack) -> None:
     print(f"reconcile: {(done.stdout or done.stderr).strip()}")
 
 
-def _print_table(stack: Stack, documents: list[Path], outputs: dict[str, dict[str, Any]]) -> None:
-    headers = ("file", "status", "pages", "validation", *KEY_FIELDS)
+def _export_rows(stack: Stack) -> None:
+    """The analytics dataset as a spreadsheet: one row per field and per table row."""
+    target = WORK / "rows.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "export", "--format", "csv", "-o", str(target)],
+        cwd=REPO,
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0:
+        print(f"\nanalytics rows: {done.stderr.strip().removeprefix('exported ')}")
+    else:
+        print(f"\nexport failed: {done.stderr.strip()}")
+
+
+def _print_table(route: Route, names: list[str], outputs: dict[str, dict[str, Any]]) -> None:
+    key_fields = KEY_FIELDS.get(route.name, KEY_FIELDS["receipts"])
+    headers = ("file", "model", "status", "pages", "validation", *key_fields)
     rows = []
-    for document in documents:
-        output = outputs.get(document.name)
+    for name in names:
+        output = outputs.get(name)
         if output is None:
-            rows.append((document.name, "not finished", "", "", *("" for _ in KEY_FIELDS)))
+            rows.append((name, route.model_id, "not finished", "", "", *("" for _ in key_fields)))
             continue
         validation = output["validation"]
         verdict = validation["status"]
@@ -311,15 +381,16 @@ def _print_table(stack: Stack, documents: list[Path], outputs: dict[str, dict[st
             verdict += " (" + ", ".join(f"{i['field']}:{i['code']}" for i in validation["issues"]) + ")"
         rows.append(
             (
-                document.name,
+                name,
+                output["nanonets"]["model_id"],
                 f"done, {output['review']}",
                 str(output["pages"]),
                 verdict,
-                *(_shown(output["fields"].get(label)) for label in KEY_FIELDS),
+                *(_shown(output["fields"].get(label)) for label in key_fields),
             )
         )
     widths = [max(len(str(row[i])) for row in (headers, *rows)) for i in range(len(headers))]
-    print()
+    print(f"\nroute {route.name}: {route.prefix} -> {route.output_prefix}")
     for row in (headers, tuple("-" * w for w in widths), *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 

@@ -65,6 +65,7 @@ class Sample:
     lines: list[list[str]]  # printed text, one list per page
     pages: list[list[dict[str, Any]]]  # the boxes Nanonets (the emulator) answers
     expect: dict[str, Any] = field(default_factory=dict)
+    route: str = "receipts"  # its route in samples/routes.yaml; the demo uploads it under that prefix
 
     @property
     def key(self) -> str:
@@ -248,8 +249,99 @@ SAMPLE_DOCUMENTS = [
             ],
             "validation": {"status": "passed", "codes": []},
         },
+        route="invoices",
     ),
 ]
+
+
+def invoice_samples() -> list[Sample]:
+    """Supplier invoices, the second document type (route "invoices", rules/supplier-invoices.yaml).
+
+    Their expected verdicts hold under both rules files, so the single-route replay of every sample
+    (tests/integration/test_samples.py, fuel-receipt rules) and the routed one agree."""
+    levante_lines = [
+        {"descripcion": "Filtro gasoil MANN WK 8110", "cantidad": "6", "importe": "95,40"},
+        {"descripcion": "Aceite 10W40 (bidon 20 L)", "cantidad": "2", "importe": "178,00"},
+    ]
+    return [
+        Sample(
+            name="invoice-suministros-levante-2026-11.pdf",
+            lines=[
+                [
+                    "SUMINISTROS INDUSTRIALES LEVANTE S.A.",
+                    "Factura SL-2026-0877      Fecha: 12/11/2026",
+                    "Filtro gasoil MANN WK 8110   6 x 15,90    95,40",
+                    "Aceite 10W40 (bidon 20 L)    2 x 89,00   178,00",
+                    "Base imponible 273,40   IVA 21% 57,41",
+                    "TOTAL 330,81 EUR",
+                ]
+            ],
+            pages=[
+                [
+                    box("proveedor", "Suministros Industriales Levante S.A.", 0.94, 40),
+                    box("numero_factura", "SL-2026-0877", 0.95, 70),
+                    box("fecha", "12/11/2026", 0.96, 70),
+                    table("lineas_detalle", levante_lines, 110),
+                    box("base_imponible", "273,40", 0.9, 200),
+                    box("iva", "57,41", 0.9, 200),
+                    box("total", "330,81 EUR", 0.93, 230),
+                ]
+            ],
+            expect={
+                "pages": 1,
+                "fields": {
+                    "numero_factura": {"value": "SL-2026-0877", "type": "text"},
+                    "fecha": {"value": "12/11/2026", "normalized": "2026-11-12", "type": "date"},
+                    "total": {"value": "330,81 EUR", "normalized": 330.81, "type": "amount"},
+                    "iva": {"value": "57,41", "normalized": 57.41},
+                },
+                "tables": [{"label": "lineas_detalle", "page": 0, "rows": levante_lines}],
+                "validation": {"status": "passed", "codes": []},
+            },
+            route="invoices",
+        ),
+        Sample(
+            name="invoice-ferreteria-ebro-2026-11.jpg",
+            lines=[
+                [
+                    "FERRETERIA EBRO S.L.",
+                    "Factura FE-2026-3310",
+                    "Fecha 20-11-26",
+                    "Cadenas nieve x2",
+                    "TOTAL 1?8,?0 EUR (mancha)",
+                ]
+            ],
+            pages=[
+                [
+                    box("proveedor", "Ferreteria Ebro S.L.", 0.92, 40),
+                    box("numero_factura", "FE-2026-3310", 0.9, 74),
+                    box("fecha", "20-11-26", 0.91, 108),
+                    table("lineas_detalle", [{"descripcion": "Cadenas nieve", "cantidad": "2"}], 142),
+                    box("total", "158,90 EUR", 0.38, 176),
+                ]
+            ],
+            expect={
+                "pages": 1,
+                "fields": {
+                    "fecha": {"value": "20-11-26", "normalized": "2026-11-20", "type": "date"},
+                    "total": {"value": "158,90 EUR", "normalized": 158.9, "type": "amount"},
+                },
+                "tables": [
+                    {
+                        "label": "lineas_detalle",
+                        "page": 0,
+                        "rows": [{"descripcion": "Cadenas nieve", "cantidad": "2"}],
+                    }
+                ],
+                # A stained total read with confidence 0.38, under min_confidence 0.5 in both rules files.
+                "validation": {"status": "failed", "codes": [["total", "low_confidence"]]},
+            },
+            route="invoices",
+        ),
+    ]
+
+
+SAMPLE_DOCUMENTS += invoice_samples()
 
 
 # ---------------------------------------------------------------- documents
@@ -387,6 +479,7 @@ def sample_events(sample: Sample, size: int) -> dict[str, dict[str, Any]]:
 
 
 SAMPLE_FILE_ID = "5b2bd5cc-53e0-4a4a-9d3b-7f3c1d2e9a10"
+WEBHOOK_SAMPLE = "invoice-transportes-norte-2026-10.pdf"  # the multi-page one
 
 
 def webhook_bodies(sample: Sample) -> dict[str, dict[str, Any]]:
@@ -450,12 +543,16 @@ def main() -> int:
     for sample in SAMPLE_DOCUMENTS:
         content = document_bytes(sample)
         (SAMPLES / "documents" / sample.name).write_bytes(content)
-        write_json(SAMPLES / "expected" / f"{sample.name}.json", {"key": sample.key, **sample.expect})
+        write_json(
+            SAMPLES / "expected" / f"{sample.name}.json",
+            {"key": sample.key, "route": sample.route, **sample.expect},
+        )
     first = SAMPLE_DOCUMENTS[0]
     size = len((SAMPLES / "documents" / first.name).read_bytes())
     for name, event in sample_events(first, size).items():
         write_json(SAMPLES / "events" / name, event)
-    for name, body in webhook_bodies(SAMPLE_DOCUMENTS[-1]).items():
+    invoice = next(s for s in SAMPLE_DOCUMENTS if s.name == WEBHOOK_SAMPLE)
+    for name, body in webhook_bodies(invoice).items():
         write_json(SAMPLES / "webhooks" / name, body)
     from scripts.live_samples import write_live_samples  # it builds on this module's samples
 

@@ -14,16 +14,18 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from service.adapters.s3 import build_state_stores
+from service.adapters.s3.analytics import S3AnalyticsDataset
 from service.adapters.s3.bucket import StateBucket
 from service.adapters.s3.pacing import SharedPacer
 from service.core.keys import KeyPolicy
-from service.core.rules import Rules, load_rules
+from service.core.routes import Routes, load_routes
 from service.logs import configure_logging
 from service.observability import MetricsRecorder, MetricsSink
-from service.ports import Clock, ObjectStore, Ocr, Pacer, StateStores
+from service.ports import AnalyticsDataset, Clock, ObjectStore, Ocr, Outbox, Pacer, StateStores
 from service.review.hooks import ReviewHooks
 from service.settings import Settings, load_settings
 from service.usecases.complete import CompleteConfig, CompleteFile
+from service.usecases.downstream import Downstream
 from service.usecases.intake import Intake
 from service.usecases.quarantine import Quarantiner
 from service.usecases.recover import Recovery, RecoveryConfig
@@ -48,8 +50,11 @@ class Service:
     objects: ObjectStore
     ocr: Ocr
     pacer: Pacer
-    rules: Rules | None
+    routes: Routes
     policy: KeyPolicy
+    outbox: Outbox | None  # None: no EVENTS_TARGET, no events
+    analytics: AnalyticsDataset
+    downstream: Downstream
     quarantine: Quarantiner
     submit: SubmitDocument
     complete: CompleteFile
@@ -62,15 +67,16 @@ class Service:
     clock: Clock = field(default=utc_now)
 
     def status(self) -> StatusReport:
-        """The report `nanonets-ingest status` prints; its gauges are published on the way."""
-        return status_report(
-            self.stores, self.pacer, [self.settings.nanonets_model_id], self.clock, self.metrics
-        )
+        """The report `nanonets-ingest status` prints (pacing of every model of every route); its gauges are
+        published on the way."""
+        models = self.routes.model_ids()
+        routes_of = {model_id: self.routes.names_of_model(model_id) for model_id in models}
+        return status_report(self.stores, self.pacer, models, self.clock, self.metrics, routes_of)
 
     def publish_gauges(self) -> PendingFigures:
         """Refresh the pending and pacing gauges (what `status` shows of them) before a scrape."""
         return publish_gauges(
-            self.stores.ledger, self.pacer, [self.settings.nanonets_model_id], self.clock, self.metrics
+            self.stores.ledger, self.pacer, self.routes.model_ids(), self.clock, self.metrics
         )
 
 
@@ -84,14 +90,20 @@ def build(
     *,
     objects: ObjectStore | None = None,
     ocr: Ocr | None = None,
+    routes: Routes | None = None,
+    outbox: Outbox | None = None,
     clock: Clock = utc_now,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     record_wait_seconds: float | None = None,
     metrics: MetricsChoice = "none",
 ) -> Service:
+    """The service. `routes` default to ROUTES_FILE's (or the one default route); a routes or rules file
+    that cannot be used raises RoutesError (a SettingsError: one line). `outbox` defaults to EVENTS_TARGET's
+    (none when unset)."""
     settings = settings or load_settings()
     recorder = metrics_recorder(metrics, settings)
+    routes = routes or load_routes(settings)
     if objects is None:
         from service.adapters.s3.objects import S3ObjectStore, build_s3_client
 
@@ -109,28 +121,37 @@ def build(
         state_prefix=settings.state_prefix,
         output_bucket=settings.output_bucket,
     )
-    pages_per_minute = settings.nanonets_pages_per_minute
+    state = StateBucket(objects, settings.state_bucket_name, settings.state_prefix)
+    default_budget = settings.nanonets_pages_per_minute
     pacer = SharedPacer(
-        StateBucket(objects, settings.state_bucket_name, settings.state_prefix),
-        budget_of=lambda _model_id: pages_per_minute,
+        state,
+        budget_of=lambda model_id: routes.pages_per_minute(model_id) or default_budget,
         pause_seconds=settings.nanonets_429_pause_seconds,
         probe_seconds=settings.nanonets_402_probe_seconds,
         window_seconds=settings.nanonets_pacing_window_seconds,
         clock=wall_clock,
         sleep=sleep,
     )
-    rules = load_rules(settings.validation_rules) if settings.validation_rules else None
-    policy = KeyPolicy.from_settings(settings)
-    # Built whether or not the console is served: its edits are laid over every output either way.
-    review = ReviewHooks.build(settings, objects, stores, ocr, rules, clock)
-    quarantine = Quarantiner(stores.quarantine, clock, review, recorder)
+    policy = KeyPolicy.from_settings(settings, routes.route_keys())
+    if outbox is None:
+        from service.adapters.events import build_outbox
+
+        outbox = build_outbox(settings, state, clock)
+    analytics = S3AnalyticsDataset(
+        objects, output_bucket=settings.output_bucket, analytics_prefix=settings.analytics_prefix, state=state
+    )
+    downstream = Downstream(outbox, analytics, stores, routes, settings.output_bucket)
+    # Built whether or not the console is served: its edits are laid over every output either way. With
+    # several routes the console re-validates an edit by the first route's rules (docs/REVIEW.md).
+    review = ReviewHooks.build(settings, objects, stores, ocr, routes.routes[0].rules, clock)
+    quarantine = Quarantiner(stores.quarantine, clock, review, recorder, downstream)
     submit = SubmitDocument(
         stores,
         ocr,
         pacer,
         policy,
+        routes,
         SubmitConfig(
-            model_id=settings.nanonets_model_id,
             presign_ttl_seconds=settings.presign_ttl_seconds,
             claim_stale_seconds=settings.claim_stale_seconds,
         ),
@@ -151,9 +172,10 @@ def build(
         stores,
         ocr,
         submit,
-        rules,
+        routes,
         complete_config,
         quarantine,
+        downstream,
         clock,
         decisions=review,
         attention=review,
@@ -166,12 +188,13 @@ def build(
         complete,
         intake,
         quarantine,
+        downstream,
         policy,
         pacer,
         RecoveryConfig(
             max_pending_seconds=settings.max_pending_seconds,
             claim_stale_seconds=settings.claim_stale_seconds,
-            model_ids=(settings.nanonets_model_id,),
+            model_ids=tuple(routes.model_ids()),
         ),
         clock,
         review,
@@ -183,8 +206,11 @@ def build(
         objects=objects,
         ocr=ocr,
         pacer=pacer,
-        rules=rules,
+        routes=routes,
         policy=policy,
+        outbox=outbox,
+        analytics=analytics,
+        downstream=downstream,
         quarantine=quarantine,
         submit=submit,
         complete=complete,

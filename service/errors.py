@@ -75,3 +75,16 @@ class UsageError(Exception):
     It lives here, not in cli.py, because `python -m service.cli` loads cli.py as `__main__`:
     a class defined there would be a different class from the one cli_ops imports.
     """
+
+
+class EventDeliveryFailed(IngestError):
+    """A completion event did not reach its target. `permanent` when retrying cannot help (HTTP 410 Gone):
+    the outbox dead-letters it at once instead of retrying."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class DatasetError(IngestError):
+    """An object of the analytics dataset that is not JSON Lines of rows (written by hand?)."""

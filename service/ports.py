@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any, Literal, Protocol
 
 from service.core.pacing import PaceDecision
+from service.models.completion import CompletionEvent
 from service.models.document import NormalizedDocument
 from service.models.ledger import LedgerRecord, LedgerStatus, QuarantineRecord, SubmissionClaim
 from service.models.source import SourceRef, StoredSource
@@ -174,13 +175,15 @@ class StateStores:
 
 
 class Ocr(Protocol):
-    """What the use cases ask of Nanonets."""
+    """What the use cases ask of Nanonets. `model_id` is the route's model (None: the configured one)."""
 
-    def submit_url_async(self, url: str, request_metadata: Mapping[str, Any]) -> str: ...
+    def submit_url_async(
+        self, url: str, request_metadata: Mapping[str, Any], model_id: str | None = None
+    ) -> str: ...
 
-    def fetch_file(self, request_file_id: str) -> dict[str, Any]: ...
+    def fetch_file(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]: ...
 
-    def approve(self, request_file_id: str) -> dict[str, Any]: ...
+    def approve(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]: ...
 
     def update_fields(self, request_file_id: str, fields: Mapping[str, str]) -> dict[str, Any]:
         """Send a person's corrected values (the review console's push), so the model learns."""
@@ -293,3 +296,66 @@ class Metrics(Protocol):
     def pacing(self, snapshot: PacingSnapshot, *, route: str = DEFAULT_ROUTE) -> None:
         """The pacing figures `status` shows: backlog, 429 pause left, 402 stop."""
         ...
+
+
+# ---- what goes downstream of the outputs: completion events and the analytics dataset ----
+
+Delivery = Literal["delivered", "parked"]
+
+
+@dataclass(frozen=True)
+class OutboxRun:
+    """What one delivery run of parked events did."""
+
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    unreadable: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "delivered": self.delivered,
+            "retrying": self.retrying,
+            "dead": self.dead,
+            "unreadable": self.unreadable,
+        }
+
+
+class Outbox(Protocol):
+    """Completion events to EVENTS_TARGET, at least once, never holding up a document."""
+
+    @property
+    def target(self) -> str: ...
+
+    def publish_or_park(self, event: CompletionEvent) -> Delivery:
+        """One quick attempt; a failed one is parked for `deliver_parked`. Raises only StorageUnavailable
+        (the parking itself failed), which the caller's own retry covers."""
+        ...
+
+    def deliver_parked(self, limit: int = 500) -> OutboxRun: ...
+
+
+@dataclass
+class ExportSummary:
+    """What a read of the dataset went through (filled in as the rows are read)."""
+
+    documents: int = 0
+    rows: int = 0
+    partitions: int = 0
+
+
+class AnalyticsDataset(Protocol):
+    """The flat dataset for analysts (core/analytics.py): one rows object per document, rewritten with
+    its output; documents whose rows could not be written are remembered until reconcile writes them."""
+
+    def write(self, document: NormalizedDocument, route: str) -> str: ...
+
+    def mark_behind(self, request_file_id: str) -> None: ...
+
+    def behind(self, limit: int | None = None) -> Iterator[str]: ...
+
+    def caught_up(self, request_file_id: str) -> None: ...
+
+    def rows(
+        self, *, since: date | None = None, route: str | None = None, summary: ExportSummary | None = None
+    ) -> Iterator[dict[str, Any]]: ...

@@ -6,16 +6,37 @@ so tests can build one pointed at local servers. Secrets are `SecretStr`, so the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.core.keys import prefix_shape
 
 DEFAULT_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 S = TypeVar("S", bound="BaseSettings")
+
+# http:// is allowed to the loopback only: the local receivers of tests and the demo.
+EVENTS_TARGET_PATTERN = re.compile(
+    r"^(eventbridge:[A-Za-z0-9._/-]{1,256}"
+    r"|eventbridge:arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]{1,256}"
+    r"|sns:arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+    r"|https://[^\s/?#]+[^\s]*"
+    r"|http://(127\.0\.0\.1|localhost)(:\d+)?(/[^\s]*)?)$"
+)
 
 
 class SettingsError(Exception):
@@ -88,6 +109,17 @@ class Settings(NanonetsSettings):
     # With AUTO_APPROVE: the confidence every field must reach when the rules file sets no min_confidence.
     auto_approve_min_confidence: float = Field(default=0.8, ge=0, le=1)
     max_pending_seconds: int = Field(default=86400, gt=0)
+    # Routes: prefix -> model and rules (docs/ROUTES_EVENTS_ANALYTICS.md). Unset: one route from
+    # NANONETS_MODEL_ID, VALIDATION_RULES, INPUT_PREFIX and OUTPUT_PREFIX.
+    routes_file: str | None = None
+    # Completion events: eventbridge:<bus name>, sns:<topic arn> or an https:// URL. Unset: none sent.
+    events_target: str | None = None
+    # Standard Webhooks secret (whsec_<base64 of 24-64 random bytes>); required for an https:// target.
+    events_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
+    # An undelivered event is retried by each reconcile run; after this many attempts it is dead-lettered.
+    events_max_attempts: int = Field(default=20, gt=0, le=1000)
+    # The flat dataset for Athena and `export`: <ANALYTICS_PREFIX>rows/dt=YYYY-MM-DD/ in OUTPUT_BUCKET.
+    analytics_prefix: str = "analytics/"
     # A claim still "submitting" after this long belongs to a worker that died: reconcile takes it over.
     claim_stale_seconds: int = Field(default=300, gt=0)
     reconcile_older_than_seconds: int = Field(default=900, ge=0)
@@ -131,13 +163,43 @@ class Settings(NanonetsSettings):
             raise ValueError("needs at least one suffix")
         return tuple(s.lower() if s.startswith(".") else "." + s.lower() for s in value)
 
-    @field_validator("input_prefix", "output_prefix", "state_prefix")
+    @field_validator("input_prefix", "output_prefix", "state_prefix", "analytics_prefix")
     @classmethod
     def _prefix_shape(cls, value: str) -> str:
-        if value.startswith("/"):
-            raise ValueError("must not start with '/'")
-        if value and not value.endswith("/"):
-            value += "/"
+        return prefix_shape(value)
+
+    @field_validator("routes_file", "events_target", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # serverless.yml passes `${env:EVENTS_TARGET, ''}`: an empty variable means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("events_target")
+    @classmethod
+    def _events_target_shape(cls, value: str | None) -> str | None:
+        if value is not None and not EVENTS_TARGET_PATTERN.match(value):
+            raise ValueError(
+                "expected eventbridge:<bus name>, sns:arn:aws:sns:<region>:<account>:<topic> or an "
+                "https:// URL (http:// only to 127.0.0.1/localhost, for tests)"
+            )
+        return value
+
+    @field_validator("events_signing_secret")
+    @classmethod
+    def _events_secret_shape(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        target = info.data.get("events_target")
+        if value is None:
+            if target and target.startswith(("https://", "http://")):
+                raise ValueError("required when EVENTS_TARGET is a URL (events are signed)")
+            return None
+        text = value.get_secret_value()
+        key = text.removeprefix("whsec_")
+        try:
+            decoded = base64.b64decode(key, validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if not text.startswith("whsec_") or not 24 <= len(decoded) <= 64:
+            raise ValueError("expected whsec_ followed by the base64 of 24 to 64 random bytes")
         return value
 
     @field_validator("metrics_token", mode="before")

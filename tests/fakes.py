@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from service.errors import NanonetsError, NanonetsNotFound
+from service.errors import EventDeliveryFailed, NanonetsError, NanonetsNotFound, StorageUnavailable
+from service.models.completion import CompletionEvent
 from service.models.source import SourceRef, StoredSource
 from service.observability.catalog import MetricSpec
 from service.ports import JSON_CONTENT_TYPE, ListedObject, StoredObject
@@ -35,6 +36,8 @@ class InMemoryObjectStore:
         self._lock = threading.Lock()
         self._clock = clock
         self.puts: list[tuple[str, str]] = []  # (bucket, key) of every write that went through
+        # Writes of keys under these prefixes fail as if S3 were down there (StorageUnavailable).
+        self.failing_prefixes: set[str] = set()
 
     def create_bucket(self, bucket: str) -> None:
         self._buckets.setdefault(bucket, {})
@@ -60,6 +63,8 @@ class InMemoryObjectStore:
         content_type: str = JSON_CONTENT_TYPE,
         metadata: Mapping[str, str] | None = None,
     ) -> str | None:
+        if any(key.startswith(prefix) for prefix in self.failing_prefixes):
+            raise StorageUnavailable(f"S3 put {key} failed: ServiceUnavailable")
         with self._lock:
             objects = self._bucket(bucket)
             current = objects.get(key)
@@ -109,28 +114,43 @@ class InMemoryObjectStore:
 
 @dataclass
 class FakeOcr:
-    """Nanonets as the use cases see it: ids for submissions, answers for fetches, errors on demand."""
+    """Nanonets as the use cases see it: ids for submissions, answers for fetches, errors on demand.
 
+    Like Nanonets, a file belongs to the model it was submitted to: fetching or approving it under another
+    model is a 404. `model_id=None` means the configured model (`default_model`)."""
+
+    default_model: str = "model-1"
     submitted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    model_of: dict[str, str] = field(default_factory=dict)  # request_file_id -> the model it went to
     approved: list[str] = field(default_factory=list)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     fail_next: list[NanonetsError] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
-    def submit_url_async(self, url: str, request_metadata: Mapping[str, Any]) -> str:
+    def submit_url_async(
+        self, url: str, request_metadata: Mapping[str, Any], model_id: str | None = None
+    ) -> str:
         if self.fail_next:
             raise self.fail_next.pop(0)
         file_id = f"file-{next(self._ids)}"
         self.submitted.append((file_id, dict(request_metadata)))
+        self.model_of[file_id] = model_id or self.default_model
         return file_id
 
-    def fetch_file(self, request_file_id: str) -> dict[str, Any]:
+    def _check_model(self, request_file_id: str, model_id: str | None) -> None:
+        known = self.model_of.get(request_file_id)
+        if known is not None and known != (model_id or self.default_model):
+            raise NanonetsNotFound(f"no such file in model {model_id}", status=404)
+
+    def fetch_file(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]:
+        self._check_model(request_file_id, model_id)
         if request_file_id not in self.answers:
             raise NanonetsNotFound("no such file", status=404)
         return self.answers[request_file_id]
 
-    def approve(self, request_file_id: str) -> dict[str, Any]:
+    def approve(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]:
+        self._check_model(request_file_id, model_id)
         self.approved.append(request_file_id)
         return {"message": "Success"}
 
@@ -185,3 +205,19 @@ class RecordingSink:
             if r.name == name and label in r.labels:
                 sums[r.labels[label]] = sums.get(r.labels[label], 0.0) + r.value
         return sums
+
+
+@dataclass
+class FakePublisher:
+    """An events target: records what it was sent; while `down`, every publish fails."""
+
+    target: str = "https://events.example/hooks"
+    down: bool = False
+    sent: list[CompletionEvent] = field(default_factory=list)
+    attempts: int = 0
+
+    def publish(self, event: CompletionEvent) -> None:
+        self.attempts += 1
+        if self.down:
+            raise EventDeliveryFailed(f"POST {self.target} failed: ConnectionError")
+        self.sent.append(event)

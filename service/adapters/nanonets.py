@@ -68,14 +68,18 @@ class NanonetsClient:
 
     # ---- transport ----
 
-    def _path(self, template: str, **parts: str) -> str:
-        return template.format(model=self._model_id, **{k: quote(v, safe="") for k, v in parts.items()})
+    def _path(self, template: str, model_id: str | None = None, **parts: str) -> str:
+        """`template` with the model (`model_id`, else the configured one) and the parts filled in."""
+        model = model_id or self._model_id
+        return template.format(model=model, **{k: quote(v, safe="") for k, v in parts.items()})
 
-    def _paths(self, family: Sequence[tuple[str, str]], **parts: str | None) -> list[tuple[str, str]]:
+    def _paths(
+        self, family: Sequence[tuple[str, str]], model_id: str | None = None, **parts: str | None
+    ) -> list[tuple[str, str]]:
         """The family's paths that can be built from `parts` (a None part rules its paths out)."""
         given = {k: v for k, v in parts.items() if v is not None}
         return [
-            (name, self._path(template, **given))
+            (name, self._path(template, model_id, **given))
             for name, template in family
             if all("{" + k + "}" not in template for k, v in parts.items() if v is None)
         ]
@@ -110,13 +114,14 @@ class NanonetsClient:
         asynchronous: bool = False,
         request_metadata: str | None = None,
         async_style: str = "query",
+        model_id: str | None = None,
     ) -> dict[str, Any]:
         """LabelUrls, form-encoded as the OpenAPI seed says. `async_style`: "query" (`?async=true`, the guide)
         or "path" (`/LabelUrls/Async/`, the OpenAPI seed)."""
         form: dict[str, Any] = {"urls": list(urls)}
         if request_metadata is not None:
             form["request_metadata"] = request_metadata
-        path, params = self._predict_target("LabelUrls", asynchronous, async_style)
+        path, params = self._predict_target("LabelUrls", asynchronous, async_style, model_id)
         if asynchronous and async_style == "path":
             form["async"] = "true"
         return self._request("POST", path, submission=True, params=params, data=form)
@@ -140,19 +145,27 @@ class NanonetsClient:
             form["async"] = "true"
         return self._request("POST", path, submission=True, params=params, data=form, files=multipart(files))
 
-    def _predict_target(self, endpoint: str, asynchronous: bool, style: str) -> tuple[str, dict[str, str]]:
-        base = self._path("/OCR/Model/{model}/" + endpoint + "/")
+    def _predict_target(
+        self, endpoint: str, asynchronous: bool, style: str, model_id: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        base = self._path("/OCR/Model/{model}/" + endpoint + "/", model_id)
         if not asynchronous:
             return base, {}
         if style == "path":
             return base + "Async/", {}
         return base, {"async": "true"}
 
-    def submit_url_async(self, url: str, request_metadata: Mapping[str, Any]) -> str:
-        """Submit one URL for async prediction; the request_file_id Nanonets gave it. A 429 raises
-        `NanonetsRateLimited` (with `retry_after`, None when Nanonets sends none) without retrying."""
+    def submit_url_async(
+        self, url: str, request_metadata: Mapping[str, Any], model_id: str | None = None
+    ) -> str:
+        """Submit one URL for async prediction to `model_id` (a route's; None: NANONETS_MODEL_ID); the
+        request_file_id Nanonets gave it. A 429 raises `NanonetsRateLimited` (with `retry_after`, None when
+        Nanonets sends none) without retrying."""
         answer = self.predict_urls(
-            [url], asynchronous=True, request_metadata=json.dumps(dict(request_metadata))
+            [url],
+            asynchronous=True,
+            request_metadata=json.dumps(dict(request_metadata)),
+            model_id=model_id,
         )
         for item in answer.get("result") or []:
             if (
@@ -173,10 +186,12 @@ class NanonetsClient:
         """The OpenAPI seed's path for a file's predictions (InferenceRequest), no fallback."""
         return self._get(self._path(FILE_PATHS[1][1], file_id=request_file_id))
 
-    def fetch_file(self, request_file_id: str) -> dict[str, Any]:
-        """A file's predictions on whichever path this server has: GetPredictions, else the seed's
-        InferenceRequest, else the guide's getFile (learnt once, then one request per call)."""
-        return self._file_paths.call(self._paths(FILE_PATHS, file_id=request_file_id), self._get)
+    def fetch_file(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]:
+        """A file's predictions (of `model_id`, else NANONETS_MODEL_ID) on whichever path this server has:
+        GetPredictions, else the seed's InferenceRequest, else the guide's getFile (learnt once, then one
+        request per call; the generation learnt holds for every model)."""
+        candidates = self._paths(FILE_PATHS, model_id, file_id=request_file_id)
+        return self._file_paths.call(candidates, self._get)
 
     def image_level_inference(self, page_id: str) -> dict[str, Any]:
         """Today's path for one page (ImageLevelInferences/{page_id}), no fallback."""
@@ -201,9 +216,10 @@ class NanonetsClient:
 
     # ---- review ----
 
-    def approve(self, request_file_id: str) -> dict[str, Any]:
-        """Approve a file: today's Verify, else the guide's ApproveFile (learnt once); AUTO_APPROVE's call."""
-        candidates = self._paths(APPROVE_PATHS, file_id=request_file_id)
+    def approve(self, request_file_id: str, model_id: str | None = None) -> dict[str, Any]:
+        """Approve a file (of `model_id`, else NANONETS_MODEL_ID): today's Verify, else the guide's
+        ApproveFile (learnt once); AUTO_APPROVE's call."""
+        candidates = self._paths(APPROVE_PATHS, model_id, file_id=request_file_id)
         return self._approve_paths.call(candidates, lambda path: self._request("POST", path))
 
     def approve_file(self, request_file_id: str) -> dict[str, Any]:

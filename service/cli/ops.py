@@ -66,7 +66,8 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     status.set_defaults(handler=run_status)
 
 
-def _service() -> Service:
+def build_service() -> Service:
+    """The service for one command, logging quieter than the server's."""
     from service.bootstrap import build, configure_service_logging
     from service.settings import load_settings
 
@@ -81,13 +82,12 @@ def _print_json(data: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from service.core.rules import load_rules
+    from service.core.routes import load_routes
     from service.settings import load_settings
 
     settings = load_settings()  # fail here, in one line, rather than in every worker
     settings.require_webhook_secret()
-    if settings.validation_rules:
-        load_rules(settings.validation_rules)
+    load_routes(settings)  # a bad routes or rules file stops start-up the same way
     argv = [
         sys.executable,
         "-m",
@@ -112,7 +112,7 @@ def run_submit(args: argparse.Namespace) -> int:
     bucket, key = _s3_url(args.url, parse_s3_url)
     if not key or key.endswith("/"):
         raise UsageError(f"{args.url} names a prefix, not an object (use backfill for prefixes)")
-    outcome = _service().submit.submit(SourceRef(bucket=bucket, key=key))
+    outcome = build_service().submit.submit(SourceRef(bucket=bucket, key=key))
     _print_json(outcome.model_dump(exclude_none=True))
     return 0 if outcome.status != "failed" else exit_code_for_failed_submission(outcome.retryable)
 
@@ -135,7 +135,7 @@ def run_backfill(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         raise UsageError("--rate must be a positive number of submissions per second")
     bucket, prefix = _s3_url(args.url, parse_s3_url)
-    service = _service()
+    service = build_service()
     progress = tqdm(unit="obj", desc="backfill", disable=args.no_progress or None, file=sys.stderr)
 
     def on_item(item: Any) -> None:
@@ -154,7 +154,7 @@ def run_backfill(args: argparse.Namespace) -> int:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    service = _service()
+    service = build_service()
     settings = service.settings
     older_than = settings.reconcile_older_than_seconds if args.older_than is None else args.older_than
     limit = args.limit or settings.reconcile_batch_limit
@@ -165,7 +165,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     since = _parse_since(args.since) if args.since else None
-    results = _service().recovery.replay(request_file_id=args.request_file_id, since=since)
+    results = build_service().recovery.replay(request_file_id=args.request_file_id, since=since)
     counts: dict[str, int] = {}
     for result in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
@@ -189,7 +189,7 @@ def _parse_since(text: str) -> datetime:
 def run_quarantine_list(args: argparse.Namespace) -> int:
     from service.models.ledger import utc_iso
 
-    store = _service().stores.quarantine
+    store = build_service().stores.quarantine
     records = [record for record in map(store.get, store.ids()) if record is not None]
     if args.json:
         _print_json([r.model_dump(mode="json") for r in records])
@@ -205,7 +205,7 @@ def run_quarantine_list(args: argparse.Namespace) -> int:
 def run_quarantine_show(args: argparse.Namespace) -> int:
     from service.cli.exit_codes import EXIT_NOT_FOUND
 
-    stores = _service().stores
+    stores = build_service().stores
     record = stores.quarantine.get(args.id)
     if record is None:
         print(f"nanonets-ingest: no quarantine record {args.id!r}", file=sys.stderr)
@@ -221,7 +221,7 @@ def run_quarantine_show(args: argparse.Namespace) -> int:
 def run_quarantine_retry(args: argparse.Namespace) -> int:
     from service.adapters.sns import confirm_subscription
 
-    recovery = _service().recovery
+    recovery = build_service().recovery
     unresolved = 0
     for quarantine_id in args.id:
         result = recovery.retry_quarantined(quarantine_id, confirm=confirm_subscription)
@@ -231,7 +231,7 @@ def run_quarantine_retry(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    report = _service().status()
+    report = build_service().status()
     if args.json:
         _print_json(report.model_dump(mode="json"))
         return 0
@@ -239,9 +239,10 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"{name:28} {'-' if value is None else value}")
     for pacing in report.pacing:
         stopped = pacing.quota_stopped_since
+        routes = f" (routes {', '.join(pacing.routes)})" if pacing.routes else ""
         print(
-            f"pacing {pacing.model_id}: {pacing.pages_per_minute} pages/min, backlog {pacing.backlog}, "
-            f"429 pause {pacing.cooldown_seconds_left:.0f} s"
+            f"pacing {pacing.model_id}{routes}: {pacing.pages_per_minute} pages/min, "
+            f"backlog {pacing.backlog}, 429 pause {pacing.cooldown_seconds_left:.0f} s"
             + (f", STOPPED by 402 since {stopped.isoformat()} (waiting for credit)" if stopped else "")
         )
     return 0

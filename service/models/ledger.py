@@ -43,6 +43,8 @@ class LedgerRecord(_Record):
 
     request_file_id: str
     model_id: str
+    # The route (routes file) the source was submitted by: its rules validate the result.
+    route: str = "default"
     source: SourceRef
     status: LedgerStatus = "pending"
     submitted_at: AwareDatetime

@@ -1,9 +1,11 @@
-"""Complete: a prediction for one request_file_id becomes one normalized output.
+"""Complete: a prediction for one request_file_id becomes one normalized output, validated by the rules of
+the route the file was submitted by (its ledger record names the route and its model).
 
 Idempotent, keyed by request_file_id: the written document's digest (without its time) is kept in the
 ledger, so a repeated webhook writes nothing; a late webhook for an older version of the source is marked
 superseded instead of overwriting the newer output; concurrent deliveries race on a conditional PUT, so
-whoever listens to the output bucket sees one write.
+whoever listens to the output bucket sees one write. Every output written goes downstream (a completion
+event, the analytics rows) before the ledger moves on, so a crash in between produces them again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload, parse_retrieval
+from service.core.routes import Routes
 from service.core.rules import Rules
 from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
 from service.logs import log_context, log_state_change
@@ -25,6 +28,7 @@ from service.models.nanonets import FilePrediction
 from service.models.source import SourceRef
 from service.ports import DEFAULT_ROUTE, AttentionQueue, Clock, Metrics, Ocr, ReviewDecisions, StateStores
 from service.usecases.correlation import record_context
+from service.usecases.downstream import Downstream
 from service.usecases.outcomes import FileOutcome, WebhookResult
 from service.usecases.quarantine import Quarantiner, unknown_file_quarantine_id
 from service.usecases.submit import SubmitDocument
@@ -51,9 +55,10 @@ class CompleteFile:
         stores: StateStores,
         ocr: Ocr,
         submit: SubmitDocument,
-        rules: Rules | None,
+        routes: Routes,
         config: CompleteConfig,
         quarantine: Quarantiner,
+        downstream: Downstream,
         clock: Clock,
         *,
         decisions: ReviewDecisions,
@@ -63,9 +68,10 @@ class CompleteFile:
         self._stores = stores
         self._ocr = ocr
         self._submit = submit
-        self._rules = rules
+        self._routes = routes
         self._config = config
         self._quarantine = quarantine
+        self._downstream = downstream
         self._clock = clock
         self._decisions = decisions  # the review console's edits and decisions, laid over every output
         self._attention = attention  # the console's queue of documents that need a person
@@ -87,9 +93,10 @@ class CompleteFile:
             self._quarantine.put(kind=kind, code=rejected.code, reason=rejected.message, raw_key=raw_key)
             raise
 
-    def fetch(self, request_file_id: str) -> tuple[FilePrediction, str]:
-        """Ask Nanonets for the file's prediction; the answer is archived before it is parsed."""
-        data = self._ocr.fetch_file(request_file_id)
+    def fetch(self, request_file_id: str, model_id: str | None = None) -> tuple[FilePrediction, str]:
+        """Ask Nanonets for the file's prediction (of its route's model); the answer is archived before it
+        is parsed."""
+        data = self._ocr.fetch_file(request_file_id, model_id)
         raw_key = self._stores.raw.put(json.dumps(data, sort_keys=True).encode())
         try:
             return parse_retrieval(data, request_file_id), raw_key
@@ -107,18 +114,33 @@ class CompleteFile:
         file_id = prediction.request_file_id
         if not prediction.ready:
             return _deferred(file_id)
+        record = self._stores.ledger.get(file_id)
         if self._config.verify_by_fetch and not fetched:
             # The body is only a notice: what we write comes from the API, so a forged body injects nothing.
-            prediction, raw_key = self.fetch(file_id)
+            prediction, raw_key = self.fetch(file_id, self._model_of(record, prediction))
             if not prediction.ready:
                 return _deferred(file_id)
-        record = self._stores.ledger.get(file_id) or self._wait_for_record(prediction)
+        record = record or self._wait_for_record(prediction)
         if record is None:
             return self._quarantine_unknown(prediction, raw_key)
         with record_context(record):
             if self._is_superseded(record):
                 return self._mark_superseded(record, raw_key)
             return self._write_output(record, prediction, raw_key)
+
+    def _model_of(self, record: LedgerRecord | None, prediction: FilePrediction) -> str | None:
+        """The model a file was submitted to: its record's, else that of the route of the key its metadata
+        names (a webhook that overtook its record), else None (the configured model)."""
+        if record is not None:
+            return record.model_id
+        key = (prediction.request_metadata or {}).get("key")
+        route = self._routes.route_for(key) if isinstance(key, str) else None
+        return route.model_id if route else None
+
+    def _rules_of(self, record: LedgerRecord) -> Rules | None:
+        """The rules of the record's route; a route gone from the routes file since: the key's route now."""
+        route = self._routes.named(record.route) or self._routes.route_for(record.source.key)
+        return route.rules if route else None
 
     def _wait_for_record(self, prediction: FilePrediction) -> LedgerRecord | None:
         """A webhook can overtake the write of its own submission record; wait briefly for it, but only
@@ -156,9 +178,10 @@ class CompleteFile:
         the claim's own metadata, which proves the file is ours. Record it now rather than quarantine it."""
         claim = self._claim_named_by(prediction)
         file_id = prediction.request_file_id
-        if claim is None or claim.request_file_id is not None:
+        route = self._submit.route_for(claim.source.key) if claim else None
+        if claim is None or claim.request_file_id is not None or route is None:
             return self._stores.ledger.get(file_id)
-        record = self._submit.record_submission(claim, file_id)
+        record = self._submit.record_submission(claim, file_id, route)
         with record_context(record):
             log_state_change("adopted", level=logging.WARNING, why="its worker died before recording it")
         return record
@@ -205,18 +228,19 @@ class CompleteFile:
 
     def _write_output(self, record: LedgerRecord, prediction: FilePrediction, raw_key: str) -> FileOutcome:
         now = self._clock()
+        rules = self._rules_of(record)
         document = normalize_file(
             prediction,
             source=record.source,
             model_id=record.model_id,
-            rules=self._rules,
+            rules=rules,
             review=merge_review(record.review, prediction.review),
             processed_at=now,
         )
         # A person's edit or decision in the review console outlives any later webhook.
         document = self._decisions.apply(record.request_file_id, document)
-        if self._should_auto_approve(document):
-            document = self._auto_approve(document)
+        if self._should_auto_approve(document, rules):
+            document = self._auto_approve(document, record.model_id)
         outcome = FileOutcome(
             request_file_id=record.request_file_id,
             outcome="unchanged",
@@ -231,6 +255,9 @@ class CompleteFile:
         outcome = outcome.model_copy(
             update={"review": document.review, "validation": document.validation.status}
         )
+        # Also when a concurrent delivery (or this one before a crash) wrote the same document: the ledger
+        # has not moved on, so nobody may have produced the event and the rows yet (the event id is stable).
+        self._downstream.output_written(record, document, digest)
         updated = record.model_copy(
             update={
                 "status": "done",
@@ -282,24 +309,24 @@ class CompleteFile:
             time.sleep(0.05 * attempt)
         raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry later")
 
-    def _should_auto_approve(self, document: NormalizedDocument) -> bool:
+    def _should_auto_approve(self, document: NormalizedDocument, rules: Rules | None) -> bool:
         config = self._config
         if not config.auto_approve or document.review != "pending":
             return False
         if document.validation.status != "passed" or not document.fields:
             return False
         for label, value in document.fields.items():
-            rule = self._rules.fields.get(label) if self._rules else None
+            rule = rules.fields.get(label) if rules else None
             bar = rule.min_confidence if rule and rule.min_confidence is not None else None
             bar = config.auto_approve_min_confidence if bar is None else bar
             if value.confidence is None or value.confidence < bar:
                 return False
         return True
 
-    def _auto_approve(self, document: NormalizedDocument) -> NormalizedDocument:
+    def _auto_approve(self, document: NormalizedDocument, model_id: str) -> NormalizedDocument:
         file_id = document.nanonets.request_file_id
         try:
-            self._ocr.approve(file_id)
+            self._ocr.approve(file_id, model_id)
         except NanonetsError as error:
             log.warning(
                 "auto-approve failed; left pending", extra={"request_file_id": file_id, "error": str(error)}

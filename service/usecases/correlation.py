@@ -20,5 +20,8 @@ def source_context(
 def record_context(record: LedgerRecord) -> AbstractContextManager[None]:
     """A submission on record: its source, its file id, and when it was submitted (for elapsed times)."""
     return source_context(
-        record.source, request_file_id=record.request_file_id, submitted_at=record.submitted_at
+        record.source,
+        route=record.route,
+        request_file_id=record.request_file_id,
+        submitted_at=record.submitted_at,
     )

@@ -11,14 +11,23 @@ from service.logs import log_state_change
 from service.models.ledger import QuarantineKind, QuarantineRecord
 from service.models.source import SourceRef
 from service.ports import AttentionQueue, Clock, Metrics, Quarantine
+from service.usecases.downstream import Downstream
 
 
 class Quarantiner:
-    def __init__(self, store: Quarantine, clock: Clock, attention: AttentionQueue, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Quarantine,
+        clock: Clock,
+        attention: AttentionQueue,
+        metrics: Metrics,
+        downstream: Downstream | None = None,
+    ) -> None:
         self.store = store
         self._clock = clock
         self._attention = attention  # a submission of ours that failed goes to the review console's queue
         self._metrics = metrics
+        self._downstream = downstream  # the document.quarantined event
 
     def put(
         self,
@@ -56,6 +65,8 @@ class Quarantiner:
             code=code,
             request_file_id=request_file_id,
         )
+        if self._downstream is not None:
+            self._downstream.quarantined(record)
         return record
 
 

@@ -1,6 +1,6 @@
-"""Recovery: reconcile (webhooks that never came, claims whose worker died), replay, backfill, quarantine
-retry. Each goes through the same submit and complete use cases a live event or webhook takes, so a
-recovered document gets the same idempotency."""
+"""Recovery: reconcile (webhooks that never came, claims whose worker died, events not delivered, analytics
+rows not written), replay, backfill, quarantine retry. Each goes through the same submit and complete use
+cases a live event or webhook takes, so a recovered document gets the same idempotency."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from service.models.source import SourceRef
 from service.ports import Clock, Metrics, Pacer, ReviewPushes, StateStores
 from service.usecases.complete import CompleteFile, decode_json
 from service.usecases.correlation import record_context
+from service.usecases.downstream import Downstream
 from service.usecases.intake import Intake
 from service.usecases.outcomes import FileOutcomeKind
 from service.usecases.quarantine import Quarantiner, failed_file_quarantine_id
@@ -45,6 +46,12 @@ class ReconcileSummary(BaseModel):
     # Review console corrections and approvals sent to Nanonets again (REVIEW_PUSH_TO_NANONETS).
     review_pushes_sent: int = 0
     review_pushes_failed: int = 0
+    # Completion events parked by a failed quick attempt: delivered now, still failing, given up.
+    events_delivered: int = 0
+    events_retrying: int = 0
+    events_dead: int = 0
+    # Documents whose analytics rows could not be written with their output, written now.
+    rows_written: int = 0
 
     def line(self) -> str:
         return " ".join(f"{name}={value}" for name, value in self.model_dump().items())
@@ -104,6 +111,7 @@ class Recovery:
         complete: CompleteFile,
         intake: Intake,
         quarantine: Quarantiner,
+        downstream: Downstream,
         policy: KeyPolicy,
         pacer: Pacer,
         config: RecoveryConfig,
@@ -117,6 +125,7 @@ class Recovery:
         self._complete = complete
         self._intake = intake
         self._quarantine = quarantine
+        self._downstream = downstream
         self._policy = policy
         self._pacer = pacer
         self._config = config
@@ -126,7 +135,9 @@ class Recovery:
     # ================= reconcile =================
 
     def reconcile(self, *, older_than_seconds: int, limit: int) -> ReconcileSummary:
-        """Fetch results for submissions whose webhook has not come. Costs O(pending), bounded by `limit`."""
+        """Fetch results for submissions whose webhook has not come (from each one's own model), take over
+        orphaned claims, deliver parked events, write rows that are behind. Costs O(pending + parked),
+        bounded by `limit`."""
         summary = ReconcileSummary()
         now = self._clock()
         ledger = self._stores.ledger
@@ -148,6 +159,11 @@ class Recovery:
         # What is left pending, and pacing, as `status` shows them: on Lambda, the scheduled run is what
         # keeps these gauges (and the alarms reading them) current.
         publish_gauges(ledger, self._pacer, self._config.model_ids, self._clock, self._metrics)
+        caught_up = self._downstream.catch_up(limit)
+        summary.events_delivered = caught_up.events.delivered
+        summary.events_retrying = caught_up.events.retrying
+        summary.events_dead = caught_up.events.dead
+        summary.rows_written = caught_up.rows_written
         log.info("reconcile finished", extra=summary.model_dump())
         return summary
 
@@ -174,7 +190,7 @@ class Recovery:
         file_id = record.request_file_id
         age = (now - record.submitted_at).total_seconds()
         try:
-            prediction, raw_key = self._complete.fetch(file_id)
+            prediction, raw_key = self._complete.fetch(file_id, record.model_id)
         except NanonetsNotFound:
             self._fail(record, "nanonets_not_found", "Nanonets does not know this request_file_id")
             summary.failed += 1

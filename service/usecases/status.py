@@ -1,10 +1,11 @@
 """Status: counts by state, the oldest pending submission, the last webhook, and pacing (backlog, 429
-pause, 402 stop) per model. The same figures are published as metrics (docs/OPERATING.md): `status` and
-reconcile publish them as they compute them, and a scrape asks `publish_gauges` for the cheap ones."""
+pause, 402 stop) per model of every route. The same figures are published as metrics (docs/OPERATING.md):
+`status` and reconcile publish them as they compute them, and a scrape asks `publish_gauges` for the cheap
+ones."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from service.ports import Clock, Ledger, Metrics, Pacer, PacingSnapshot, StateSt
 
 class PacingStatus(BaseModel):
     model_id: str
+    routes: list[str] = []  # the routes that submit to this model
     pages_per_minute: int
     backlog: int
     cooldown_seconds_left: float
@@ -59,8 +61,14 @@ def pending_figures(ledger: Ledger, now: datetime) -> PendingFigures:
 
 
 def status_report(
-    stores: StateStores, pacer: Pacer, model_ids: Sequence[str], clock: Clock, metrics: Metrics
+    stores: StateStores,
+    pacer: Pacer,
+    model_ids: Sequence[str],
+    clock: Clock,
+    metrics: Metrics,
+    routes_of: Mapping[str, Sequence[str]] | None = None,
 ) -> StatusReport:
+    """`routes_of`: the names of the routes of each model, shown with its pacing."""
     now = clock()
     pending = pending_figures(stores.ledger, now)
     counts = {
@@ -78,7 +86,10 @@ def status_report(
         quarantined=sum(1 for _ in stores.quarantine.ids()),
         oldest_pending_age_seconds=pending.oldest_age_seconds,
         last_webhook_at=stores.raw.last_webhook(),
-        pacing=[PacingStatus(**vars(snapshot)) for snapshot in snapshots],
+        pacing=[
+            PacingStatus(**vars(snapshot), routes=list((routes_of or {}).get(snapshot.model_id, ())))
+            for snapshot in snapshots
+        ],
     )
 
 

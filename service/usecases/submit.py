@@ -1,7 +1,9 @@
 """Submit: one source object version to Nanonets, exactly once however many events announce it.
 
-Keyed by the source version (bucket, key, version id or ETag) with a conditional S3 write (the claim), paced
-by the model's pages-per-minute budget shared by every worker. A document held back by pacing, a 429 or a
+The key's route (the longest matching prefix of the routes file) says which model it goes to and where its
+output lands; a key under no route is skipped with a reason. Keyed by the source version (bucket, key,
+version id or ETag) with a conditional S3 write (the claim), paced by the route's model's pages-per-minute
+budget shared by every worker. A document held back by pacing, a 429 or a
 402 stop is answered "failed, retryable, after N s" and its claim released: it is never quarantined for
 being throttled, and the caller (SQS, the HTTP client, backfill) brings it back.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from service.core.keys import KeyPolicy, output_key, skip_reason
+from service.core.keys import KeyPolicy, skip_reason
 from service.core.pacing import PaceDecision
+from service.core.routes import Route, Routes
 from service.errors import NanonetsError, NanonetsQuotaExceeded, NanonetsRateLimited
 from service.logs import log_state_change
 from service.models.ledger import LedgerRecord, SubmissionClaim
@@ -25,7 +28,6 @@ from service.usecases.quarantine import Quarantiner, submission_quarantine_id
 
 @dataclass(frozen=True)
 class SubmitConfig:
-    model_id: str
     presign_ttl_seconds: int
     claim_stale_seconds: int
 
@@ -43,6 +45,7 @@ class SubmitDocument:
         ocr: Ocr,
         pacer: Pacer,
         policy: KeyPolicy,
+        routes: Routes,
         config: SubmitConfig,
         quarantine: Quarantiner,
         clock: Clock,
@@ -52,6 +55,7 @@ class SubmitDocument:
         self._ocr = ocr
         self._pacer = pacer
         self._policy = policy
+        self._routes = routes
         self._config = config
         self._quarantine = quarantine
         self._clock = clock
@@ -66,9 +70,13 @@ class SubmitDocument:
         if head is None:
             return _skipped(source, "object not found (deleted since?)")
         reason = skip_reason(self._policy, source.bucket, source.key, head.size)
-        if reason:
-            return _skipped(source, reason)
-        return self._submit_version(head.ref)
+        route = self.route_for(source.key)
+        if reason or route is None:
+            return _skipped(source, reason or "under no route")
+        return self._submit_version(head.ref, route)
+
+    def route_for(self, key: str) -> Route | None:
+        return self._routes.route_for(key)
 
     def resubmit_orphan(self, claim: SubmissionClaim) -> SubmitOutcome:
         """Submit a version whose claimant died, if the source still holds it (else release the claim)."""
@@ -77,13 +85,17 @@ class SubmitDocument:
         if head is None or head.ref.token != source.token:
             self._release(source)
             return _skipped(source, "source changed or deleted")
-        return self._submit_version(source)
+        route = self.route_for(source.key)
+        if route is None:  # the routes changed since it was claimed
+            self._release(source)
+            return _skipped(source, "under no route (the routes changed since it was claimed)")
+        return self._submit_version(source, route)
 
-    def _submit_version(self, source: SourceRef) -> SubmitOutcome:
-        with source_context(source):
-            return self._claim_and_submit(source)
+    def _submit_version(self, source: SourceRef, route: Route) -> SubmitOutcome:
+        with source_context(source, route=route.name):
+            return self._claim_and_submit(source, route)
 
-    def _claim_and_submit(self, source: SourceRef) -> SubmitOutcome:
+    def _claim_and_submit(self, source: SourceRef, route: Route) -> SubmitOutcome:
         claims = self._stores.claims
         claim = SubmissionClaim(source=source, claimed_at=self._clock())
         # Marker before claim: a crash between the two leaves a marker reconcile cleans up, never a claim
@@ -94,19 +106,19 @@ class SubmitDocument:
             if blocked.already_submitted:
                 claims.clear_submitting(source)  # the marker we just wrote: nothing is under way
             return _skipped(source, blocked.reason, already_submitted=blocked.already_submitted)
-        pace = self._pacer.acquire(self._config.model_id, ticket=f"{source.digest[:32]}:{source.token}")
+        pace = self._pacer.acquire(route.model_id, ticket=f"{source.digest[:32]}:{source.token}")
         if not pace.granted:
             self._release(source)
             return self._held_back(source, pace)
         try:
             url = self._stores.sources.presign(source, self._config.presign_ttl_seconds)
-            request_file_id = self._ocr.submit_url_async(url, submission_metadata(source))
+            request_file_id = self._ocr.submit_url_async(url, submission_metadata(source), route.model_id)
         except NanonetsError as error:
             self._release(source)
-            return self._refused(source, error)
-        self._pacer.accepted(self._config.model_id)
+            return self._refused(source, route.model_id, error)
+        self._pacer.accepted(route.model_id)
         self._metrics.quota_stopped(False)  # Nanonets took it: no 402 stop now, whatever there was
-        self.record_submission(claim, request_file_id)
+        self.record_submission(claim, request_file_id, route)
         return SubmitOutcome(
             status="submitted", bucket=source.bucket, key=source.key, request_file_id=request_file_id
         )
@@ -135,8 +147,7 @@ class SubmitDocument:
         self._stores.claims.delete(source)
         self._stores.claims.clear_submitting(source)
 
-    def _refused(self, source: SourceRef, error: NanonetsError) -> SubmitOutcome:
-        model_id = self._config.model_id
+    def _refused(self, source: SourceRef, model_id: str, error: NanonetsError) -> SubmitOutcome:
         if isinstance(error, NanonetsRateLimited):
             self._pacer.rate_limited(model_id, getattr(error, "retry_after", None))
             pause = self._pacer.snapshot(model_id).cooldown_seconds_left
@@ -161,17 +172,19 @@ class SubmitDocument:
             retryable=error.status is None or error.status >= 500,
         )
 
-    def record_submission(self, claim: SubmissionClaim, request_file_id: str) -> LedgerRecord:
-        """The ledger record, then the claim marked submitted (also used to adopt an orphaned webhook)."""
+    def record_submission(self, claim: SubmissionClaim, request_file_id: str, route: Route) -> LedgerRecord:
+        """The ledger record (with the route and its model), then the claim marked submitted (also used to
+        adopt an orphaned webhook)."""
         source, now = claim.source, self._clock()
         record = LedgerRecord(
             request_file_id=request_file_id,
-            model_id=self._config.model_id,
+            model_id=route.model_id,
+            route=route.name,
             source=source,
             status="pending",
             submitted_at=now,
             updated_at=now,
-            output_key=output_key(self._policy, source.key),
+            output_key=route.output_key(source.key),
         )
         self._stores.ledger.put(record)
         done = claim.model_copy(update={"state": "submitted", "request_file_id": request_file_id})

@@ -65,7 +65,7 @@ def test_lambda_role_is_least_privilege_and_holds_no_secret(serverless_package: 
             )
             for arn in targets:
                 # Objects only under a prefix; a bucket ARN only for listing, only with a prefix condition.
-                assert arn.endswith(("/incoming/*", "/normalized/*", "/_state/*")) or (
+                assert arn.endswith(("/incoming/*", "/normalized/*", "/analytics/*", "/_state/*")) or (
                     actions == ["s3:ListBucket"] and "s3:prefix" in statement["Condition"]["StringLike"]
                 ), statement
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
@@ -79,6 +79,29 @@ def test_lambda_role_is_least_privilege_and_holds_no_secret(serverless_package: 
         for r in resources.values()
         if r["Type"] == "AWS::Logs::LogGroup"
     )
+
+
+@pytest.mark.timeout(900)
+def test_athena_table_reads_the_analytics_rows_with_partition_projection(serverless_package: Path) -> None:
+    from service.core.analytics import COLUMNS
+
+    resources = _template(serverless_package)["Resources"]
+    table = resources["AnalyticsRowsTable"]["Properties"]["TableInput"]
+    assert resources["AnalyticsRowsTable"]["Properties"]["DatabaseName"] == {"Ref": "AnalyticsDatabase"}
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == list(COLUMNS)
+    assert (
+        table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+        == "org.openx.data.jsonserde.JsonSerDe"
+    )
+    location = table["StorageDescriptor"]["Location"]
+    assert location.startswith("s3://") and location.endswith("/analytics/rows/")
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true" and parameters["projection.dt.format"] == "yyyy-MM-dd"
+    template = "".join(parameters["storage.location.template"]["Fn::Join"][1])
+    assert template == location + "dt=${dt}/"
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    database = resources["AnalyticsDatabase"]["Properties"]["DatabaseInput"]["Name"]
+    assert database == "nanonets_ingest_ci"
 
 
 @pytest.mark.timeout(900)
@@ -300,8 +323,15 @@ def test_make_demo_finishes_every_sample() -> None:
     env.pop("OUTPUT_BUCKET", None)
     done = _run([sys.executable, "-m", "scripts.demo", "--timeout", "120"], env=env, timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
+    from scripts.make_samples import SAMPLE_DOCUMENTS
+
     documents = sorted(p.name for p in (REPO / "samples" / "documents").iterdir())
-    assert f"every sample finished: {len(documents)} outputs" in done.stdout
-    for name in documents:
-        assert f"normalized/{name}.json" in done.stdout
+    route_of = {sample.name: sample.route for sample in SAMPLE_DOCUMENTS}
+    assert sorted(route_of) == documents
+    assert f"every sample finished: {len(documents)} outputs from 2 models" in done.stdout
+    for name in documents:  # each type under its route's output prefix (samples/routes.yaml)
+        assert f"normalized/{route_of[name]}/{name}.json" in done.stdout
+    assert "route receipts:" in done.stdout and "route invoices:" in done.stdout
+    assert "emulator-model" in done.stdout and "emulator-invoices" in done.stdout
     assert "failed (matricula:pattern_mismatch)" in done.stdout  # the table shows validation verdicts
+    assert "analytics rows: " in done.stdout

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from service.core.keys import (
     MAX_KEY_BYTES,
     KeyPolicy,
+    RouteKeys,
     output_key,
     parse_s3_url,
     skip_reason,
@@ -23,18 +24,29 @@ from service.settings import Settings
 SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
-def policy(**overrides: object) -> KeyPolicy:
+def policy(
+    input_prefix: str = "incoming/", output_prefix: str = "normalized/", **overrides: object
+) -> KeyPolicy:
+    """The policy of one route (the default), as without a routes file."""
     values: dict[str, object] = {
-        "input_prefix": "incoming/",
+        "routes": (RouteKeys("default", input_prefix, output_prefix),),
         "suffixes": SUFFIXES,
         "output_bucket": "out",
-        "output_prefix": "normalized/",
         "state_bucket": "out",
         "state_prefix": "_state/",
         "max_document_bytes": 1000,
     }
     values.update(overrides)
     return KeyPolicy(**values)  # type: ignore[arg-type]
+
+
+def routed(**overrides: object) -> KeyPolicy:
+    """Two routes: receipts mirror under normalized/, invoices write under erp/ (in the output bucket)."""
+    routes = (
+        RouteKeys("receipts", "incoming/receipts/", "normalized/receipts/"),
+        RouteKeys("invoices", "incoming/invoices/", "erp/invoices/"),
+    )
+    return policy(routes=routes, **overrides)
 
 
 # -------------------------------------------------------------------------------------- skip_reason
@@ -130,16 +142,59 @@ def test_policy_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     )
     built = KeyPolicy.from_settings(configured)
     assert built == KeyPolicy(
-        input_prefix="in/",
+        routes=(RouteKeys("default", "in/", "json/"),),
         suffixes=(".pdf", ".png"),
         output_bucket="out-bucket",
-        output_prefix="json/",
         state_bucket="out-bucket",
         state_prefix="st/",
         max_document_bytes=77,
+        analytics_prefix="analytics/",
     )
     assert skip_reason(built, "x", "in/a.PDF", 5) is None
     assert skip_reason(built, "x", "in/a.pdf", 78) is not None
+
+
+# ------------------------------------------------------------------------------------------- routes
+
+
+def test_a_key_under_no_route_is_skipped_naming_every_route_prefix() -> None:
+    reason = skip_reason(routed(), "in", "incoming/other/a.pdf", 10)
+    assert reason == "under no route (prefixes 'incoming/receipts/', 'incoming/invoices/')"
+    assert skip_reason(routed(), "in", "incoming/invoices/a.pdf", 10) is None
+
+
+def test_every_routes_output_prefix_is_guarded_in_the_output_bucket() -> None:
+    assert "own output" in (skip_reason(routed(), "out", "erp/invoices/a.pdf", 10) or "")
+    assert "own output" in (skip_reason(routed(), "out", "normalized/receipts/a.pdf", 10) or "")
+    assert skip_reason(routed(), "in", "erp/invoices/a.pdf", 10) is not None  # under no route either
+
+
+def test_a_routes_output_inside_another_routes_input_is_guarded_in_any_bucket() -> None:
+    nested = policy(
+        routes=(
+            RouteKeys("everything", "incoming/", "incoming/out/"),
+            RouteKeys("invoices", "incoming/invoices/", "erp/"),
+        )
+    )
+    assert "own output" in (skip_reason(nested, "elsewhere", "incoming/out/a.pdf", 10) or "")
+    assert skip_reason(nested, "elsewhere", "incoming/a.pdf", 10) is None
+
+
+def test_the_analytics_dataset_is_never_submitted() -> None:
+    everything = policy(input_prefix="")
+    assert "analytics" in (skip_reason(everything, "out", "analytics/rows/dt=2026-01-01/a.pdf", 10) or "")
+    assert skip_reason(everything, "in", "analytics/a.pdf", 10) is None  # someone else's folder
+
+
+def test_output_key_follows_the_longest_matching_route() -> None:
+    two = policy(
+        routes=(
+            RouteKeys("all", "incoming/", "normalized/"),
+            RouteKeys("invoices", "incoming/invoices/", "erp/invoices/"),
+        )
+    )
+    assert output_key(two, "incoming/invoices/2026/a.pdf") == "erp/invoices/2026/a.pdf.json"
+    assert output_key(two, "incoming/receipts/a.pdf") == "normalized/receipts/a.pdf.json"
 
 
 # --------------------------------------------------------------------------------------- output_key

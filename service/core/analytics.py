@@ -1,0 +1,162 @@
+"""The flat dataset for analysts: one row per field and one per table row of every normalized document.
+
+Rows are JSON Lines, one object per document, at
+
+    <ANALYTICS_PREFIX>rows/dt=<YYYY-MM-DD>/<sha256(bucket, key)>.jsonl     (in OUTPUT_BUCKET)
+
+`dt` is the date the document was FIRST processed, and it stays that date: a document written again (an
+approval, a replay, a new version of the source) overwrites the same object, so Athena never sees stale
+duplicate rows of it and no delete is needed. The partition says when a document entered the dataset;
+`processed_at` in each row says when its current content was made. The Glue table in serverless.yml reads
+this layout as it is (JSON SerDe, partition projection on dt). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from service.models.document import NormalizedDocument
+from service.models.source import object_digest
+
+ROWS_FOLDER = "rows/"
+PARTITION_PATTERN = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
+
+# The columns, in this order, in CSV exports, Parquet exports and the Glue table (docs list their types).
+COLUMNS: tuple[str, ...] = (
+    "document_bucket",
+    "document_key",
+    "route",
+    "record_type",
+    "field",
+    "row_index",
+    "value",
+    "normalized",
+    "normalized_number",
+    "type",
+    "confidence",
+    "page",
+    "issues",
+    "validation_status",
+    "review",
+    "processed_at",
+    "request_file_id",
+    "model_id",
+)
+
+
+class AnalyticsRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_bucket: str
+    document_key: str
+    route: str | None
+    record_type: Literal["field", "table_row"]
+    field: str  # the field label, or the table label for a table row
+    row_index: int | None  # table rows only, from 0
+    value: str | None  # the text read (a table row: its cells as a JSON object)
+    normalized: str | None  # the typed value as text: ISO date, or the number
+    normalized_number: float | None  # amounts, quantities and numbers, to sum in SQL
+    type: str  # date, amount, quantity, number, text; "table" for a table row
+    confidence: float | None
+    page: int | None
+    issues: str | None  # validation issue codes of this field, comma-separated
+    validation_status: Literal["passed", "failed"]
+    review: str
+    processed_at: str
+    request_file_id: str
+    model_id: str
+
+
+def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[AnalyticsRow]:
+    issues: dict[str, list[str]] = {}
+    for issue in document.validation.issues:
+        issues.setdefault(issue.field, []).append(issue.code)
+    common: dict[str, object] = {
+        "document_bucket": document.source.bucket,
+        "document_key": document.source.key,
+        "route": route,
+        "validation_status": document.validation.status,
+        "review": document.review,
+        "processed_at": document.processed_at,
+        "request_file_id": document.nanonets.request_file_id,
+        "model_id": document.nanonets.model_id,
+    }
+    for label, found in document.fields.items():
+        yield AnalyticsRow.model_validate(
+            {
+                **common,
+                "record_type": "field",
+                "field": label,
+                "row_index": None,
+                "value": found.value,
+                "normalized": None if found.normalized is None else str(found.normalized),
+                "normalized_number": _number(found.normalized),
+                "type": found.type,
+                "confidence": found.confidence,
+                "page": found.page,
+                "issues": ",".join(issues[label]) if label in issues else None,
+            }
+        )
+    for table in document.tables:
+        for index, cells in enumerate(table.rows):
+            yield AnalyticsRow.model_validate(
+                {
+                    **common,
+                    "record_type": "table_row",
+                    "field": table.label,
+                    "row_index": index,
+                    "value": json.dumps(cells, ensure_ascii=False),
+                    "normalized": None,
+                    "normalized_number": None,
+                    "type": "table",
+                    "confidence": None,
+                    "page": table.page,
+                    "issues": ",".join(issues[table.label]) if table.label in issues else None,
+                }
+            )
+
+
+def rows_jsonl(rows: Iterator[AnalyticsRow]) -> bytes:
+    return b"".join(row.model_dump_json().encode("utf-8") + b"\n" for row in rows)
+
+
+def rows_prefix(analytics_prefix: str) -> str:
+    """Where the table lives (its LOCATION): `analytics/rows/`."""
+    return analytics_prefix + ROWS_FOLDER
+
+
+def partition_prefix(analytics_prefix: str, day: date) -> str:
+    return f"{rows_prefix(analytics_prefix)}dt={day.isoformat()}/"
+
+
+def rows_key(analytics_prefix: str, day: date, bucket: str, key: str) -> str:
+    """The one object holding a document's rows; its name is stable for the document's life."""
+    return f"{partition_prefix(analytics_prefix, day)}{object_digest(bucket, key)}.jsonl"
+
+
+def partition_day(key: str) -> date | None:
+    """The dt of an analytics key or partition folder; None when the key has no dt=YYYY-MM-DD/."""
+    match = PARTITION_PATTERN.search(key)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def processing_day(processed_at: str) -> date:
+    """The UTC date of a document's processed_at (ISO 8601 with Z)."""
+    return date.fromisoformat(processed_at[:10])
+
+
+def _number(normalized: str | float | None) -> float | None:
+    if isinstance(normalized, bool) or not isinstance(normalized, int | float):
+        return None
+    return float(normalized)

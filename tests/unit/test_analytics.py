@@ -1,0 +1,138 @@
+"""service.core.analytics: one row per field and per table row, stable per-document keys, partitions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from service.core.analytics import (
+    COLUMNS,
+    AnalyticsRow,
+    document_rows,
+    partition_day,
+    processing_day,
+    rows_jsonl,
+    rows_key,
+)
+from service.models.document import (
+    DocumentField,
+    FieldCandidate,
+    NanonetsRef,
+    NormalizedDocument,
+    SourceRef,
+    Table,
+    Validation,
+    ValidationIssue,
+)
+
+
+def receipt() -> NormalizedDocument:
+    return NormalizedDocument(
+        source=SourceRef(bucket="in", key="incoming/receipts/recibo 1.pdf", etag="e1"),
+        nanonets=NanonetsRef(model_id="emulator-model", request_file_id="file-1"),
+        pages=1,
+        fields={
+            "fecha": DocumentField(
+                value="04/11/2026", normalized="2026-11-04", type="date", confidence=0.97, page=0
+            ),
+            "total": DocumentField(
+                value="62,40 €",
+                normalized=62.4,
+                type="amount",
+                confidence=0.31,
+                page=0,
+                others=[FieldCandidate(value="62,10 €", normalized=62.1, confidence=0.2)],
+            ),
+            "matricula": DocumentField(value="7310 HJT", normalized="7310 HJT", type="text", confidence=0.8),
+        },
+        tables=[
+            Table(
+                label="lineas_detalle",
+                page=0,
+                rows=[
+                    {"descripcion": "Gasóleo A", "cantidad": "41,60 L"},
+                    {"descripcion": "Lavado", "cantidad": None},
+                ],
+            )
+        ],
+        validation=Validation(
+            status="failed",
+            issues=[
+                ValidationIssue(field="total", code="low_confidence", message="x"),
+                ValidationIssue(field="matricula", code="pattern_mismatch", message="y"),
+            ],
+        ),
+        review="approved",
+        processed_at="2026-11-24T09:30:00Z",
+    )
+
+
+def test_one_row_per_field_and_one_per_table_row() -> None:
+    rows = list(document_rows(receipt(), "receipts"))
+    assert [(r.record_type, r.field, r.row_index) for r in rows] == [
+        ("field", "fecha", None),
+        ("field", "total", None),
+        ("field", "matricula", None),
+        ("table_row", "lineas_detalle", 0),
+        ("table_row", "lineas_detalle", 1),
+    ]
+    assert all(r.document_key == "incoming/receipts/recibo 1.pdf" and r.route == "receipts" for r in rows)
+    assert all(
+        (r.validation_status, r.review, r.request_file_id) == ("failed", "approved", "file-1") for r in rows
+    )
+    assert all(r.processed_at == "2026-11-24T09:30:00Z" for r in rows)
+
+
+def test_field_row_carries_value_types_confidence_and_its_issues() -> None:
+    fecha, total, matricula, *_ = document_rows(receipt(), "receipts")
+    assert (fecha.value, fecha.normalized, fecha.normalized_number, fecha.type) == (
+        "04/11/2026",
+        "2026-11-04",
+        None,
+        "date",
+    )
+    assert (total.normalized, total.normalized_number, total.confidence, total.page) == (
+        "62.4",
+        62.4,
+        0.31,
+        0,
+    )
+    assert (total.issues, matricula.issues, fecha.issues) == ("low_confidence", "pattern_mismatch", None)
+
+
+def test_table_row_keeps_its_cells_as_a_json_object() -> None:
+    *_, first, second = document_rows(receipt(), None)
+    assert json.loads(first.value or "") == {"descripcion": "Gasóleo A", "cantidad": "41,60 L"}
+    assert json.loads(second.value or "") == {"descripcion": "Lavado", "cantidad": None}
+    assert (first.type, first.page, first.route) == ("table", 0, None)
+
+
+def test_jsonl_has_every_column_on_each_line() -> None:
+    lines = rows_jsonl(document_rows(receipt(), "receipts")).decode().splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        row = json.loads(line)
+        assert tuple(row) == COLUMNS
+        AnalyticsRow.model_validate(row)
+    assert "Gasóleo" in lines[3]  # readable UTF-8, not \u escapes
+
+
+def test_document_without_fields_has_no_rows() -> None:
+    empty = receipt().model_copy(update={"fields": {}, "tables": []})
+    assert rows_jsonl(document_rows(empty, None)) == b""
+
+
+def test_rows_key_is_stable_per_document_and_partitioned_by_day() -> None:
+    key = rows_key("analytics/", date(2026, 11, 24), "in", "incoming/receipts/recibo 1.pdf")
+    assert key.startswith("analytics/rows/dt=2026-11-24/") and key.endswith(".jsonl")
+    assert key == rows_key("analytics/", date(2026, 11, 24), "in", "incoming/receipts/recibo 1.pdf")
+    assert key != rows_key("analytics/", date(2026, 11, 24), "in", "incoming/receipts/recibo 2.pdf")
+    assert " " not in key
+
+
+def test_partition_day_reads_dt_from_keys_and_folders() -> None:
+    assert partition_day("analytics/rows/dt=2026-11-24/abc.jsonl") == date(2026, 11, 24)
+    assert partition_day("analytics/rows/dt=2026-11-24/") == date(2026, 11, 24)
+    assert partition_day("analytics/rows/dt=2026-13-40/") is None
+    assert partition_day("analytics/rows/other/") is None
+    assert processing_day("2026-11-24T23:59:59Z") == date(2026, 11, 24)
