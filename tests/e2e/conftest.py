@@ -44,14 +44,17 @@ class Stack:
 
 
 @pytest.fixture()
-def stack(service: Process, s3: Any, emulator_url: str) -> Stack:
+def stack(service: Process, s3: Any, emulator_url: str) -> Iterator[Stack]:
     control = EmulatorControl(emulator_url)
     control.config(
         webhook_url=f"{service.url}/webhooks/nanonets?token={TEST_SECRET}",
         processing_delay=0.05,
         webhook_retry_delay=0.1,
     )
-    return Stack(service_url=service.url, emulator=control, s3=s3)
+    yield Stack(service_url=service.url, emulator=control, s3=s3)
+    # A test may end as soon as an output appears, while its webhook request still moves the ledger
+    # record; wait for every delivery to be answered, or the next test's S3 reset lands mid-request.
+    control.flush()
 
 
 def read_log(process: Process) -> str:
