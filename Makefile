@@ -4,9 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-node test lint demo bench soak clean
+.PHONY: install install-node chromium test lint demo bench soak clean
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The review console's browser tests drive Debian's chromium (Playwright's own browser download cannot work
+# here). Installed when missing and we are root; otherwise those tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "NOTE: /usr/bin/chromium is missing and this is not root: the browser tests will be skipped"; \
+	  fi; \
+	fi
 
 # Serverless Framework v3 and its Python plugin, pinned by package-lock.json: only the deploy check needs them.
 NODE_STAMP := node_modules/.installed
@@ -33,8 +44,9 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m scripts.audit
 
+# `make demo REVIEW=1`: the review console too, with a demo login; keeps serving until Ctrl-C.
 demo: install
-	$(BIN)/python -m scripts.demo
+	$(BIN)/python -m scripts.demo $(if $(filter 1 true yes,$(REVIEW)),--review)
 
 bench: install
 	$(BIN)/python -m bench.run

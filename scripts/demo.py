@@ -5,6 +5,10 @@ Local by default: moto S3 and the Nanonets emulator on free loopback ports, the 
 real Nanonets, which must download the documents, so it then also needs real S3: DEMO_INPUT_BUCKET,
 OUTPUT_BUCKET and AWS credentials. Real Nanonets cannot call a webhook on this machine, so that mode
 finishes documents by reconcile (fetch by file id), the path the service takes when a webhook is lost.
+
+With `--review` (`make demo REVIEW=1`) the service also serves the review console (docs/REVIEW.md): a demo
+reviewer is made with a fresh password, printed once at the end with the console's URL, and everything keeps
+running until Ctrl-C so the samples can be clicked through.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +41,7 @@ from devtools.stack import (
     start_moto,
     wait_http,
 )
+from service.review.users import add_user
 
 SAMPLES = REPO / "samples"
 RULES = SAMPLES / "rules" / "fuel-receipts.yaml"
@@ -43,6 +49,7 @@ WORK = REPO / ".demo"
 LOCAL_INPUT_BUCKET = "nanonets-ingest-demo-in"
 LOCAL_OUTPUT_BUCKET = "nanonets-ingest-demo-out"
 KEY_FIELDS = ("fecha", "total", "matricula")
+DEMO_REVIEWER = "demo"
 
 
 @dataclass
@@ -53,6 +60,7 @@ class Stack:
     env: dict[str, str]
     real_nanonets: bool
     processes: list[Process] = field(default_factory=list)
+    review_login: tuple[str, str] | None = None  # (name, password) of the demo reviewer, with --review
 
     def s3(self) -> Any:
         return boto3.client("s3", endpoint_url=self.env.get("AWS_ENDPOINT_URL"))
@@ -65,14 +73,20 @@ class Stack:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for every output")
+    parser.add_argument(
+        "--review", action="store_true", help="serve the review console too, and keep serving until Ctrl-C"
+    )
     args = parser.parse_args(argv)
     try:
-        stack = build_stack()
+        stack = build_stack(review=args.review)
     except DemoError as error:
         print(f"demo: {error}", file=sys.stderr)
         return 2
     try:
-        return run(stack, args.timeout or (600.0 if stack.real_nanonets else 90.0))
+        code = run(stack, args.timeout or (600.0 if stack.real_nanonets else 90.0))
+        if stack.review_login is not None:
+            serve_console(stack)
+        return code
     finally:
         stack.stop()
 
@@ -81,7 +95,7 @@ class DemoError(Exception):
     pass
 
 
-def build_stack() -> Stack:
+def build_stack(*, review: bool = False) -> Stack:
     WORK.mkdir(exist_ok=True)
     real_nanonets = bool(os.environ.get("NANONETS_API_KEY") and os.environ.get("NANONETS_MODEL_ID"))
     real_s3 = bool(os.environ.get("DEMO_INPUT_BUCKET") and os.environ.get("OUTPUT_BUCKET"))
@@ -106,12 +120,51 @@ def build_stack() -> Stack:
         env=env,
         real_nanonets=real_nanonets,
     )
+    if review:
+        stack.review_login = _enable_review(env)
     try:
         _start_servers(stack, real_s3=real_s3)
     except Exception:
         stack.stop()
         raise
     return stack
+
+
+def _enable_review(env: dict[str, str]) -> tuple[str, str]:
+    """The console's settings for this run, and a demo reviewer with a password made for it."""
+    users_file = WORK / "reviewers.yaml"
+    users_file.unlink(missing_ok=True)
+    password = secrets.token_urlsafe(12)
+    add_user(users_file, DEMO_REVIEWER, password)
+    env.update(
+        {
+            "REVIEW_ENABLED": "true",
+            "REVIEW_USERS_FILE": str(users_file),
+            "SESSION_SECRET": secrets.token_urlsafe(48),
+        }
+    )
+    return DEMO_REVIEWER, password
+
+
+def serve_console(stack: Stack) -> None:
+    """Print where the console is and how to log in, then keep every server up until Ctrl-C."""
+    assert stack.review_login is not None
+    name, password = stack.review_login
+    service = stack.processes[-1]
+    print(f"\nreview console         {service.url}/review/")
+    print(f"  log in as            {name} / {password}   (made for this run, shown only here)")
+    print("serving until Ctrl-C")
+    signal.signal(signal.SIGTERM, _stop_serving)  # `kill` stops the servers as cleanly as Ctrl-C
+    try:
+        while all(process.popen.poll() is None for process in stack.processes):
+            time.sleep(1)
+        print("a server stopped; see .demo/ for its log", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping")
+
+
+def _stop_serving(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_servers(stack: Stack, *, real_s3: bool) -> None:

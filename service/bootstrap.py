@@ -21,6 +21,7 @@ from service.core.rules import Rules, load_rules
 from service.logs import configure_logging
 from service.observability import MetricsRecorder, MetricsSink
 from service.ports import Clock, ObjectStore, Ocr, Pacer, StateStores
+from service.review.hooks import ReviewHooks
 from service.settings import Settings, load_settings
 from service.usecases.complete import CompleteConfig, CompleteFile
 from service.usecases.intake import Intake
@@ -54,6 +55,9 @@ class Service:
     complete: CompleteFile
     intake: Intake
     recovery: Recovery
+    # The review console's side of completion, quarantine and reconcile (service/review/hooks.py); its
+    # pages are served by `service.review.views.register_review` when REVIEW_ENABLED.
+    review: ReviewHooks
     metrics: MetricsRecorder
     clock: Clock = field(default=utc_now)
 
@@ -117,7 +121,9 @@ def build(
     )
     rules = load_rules(settings.validation_rules) if settings.validation_rules else None
     policy = KeyPolicy.from_settings(settings)
-    quarantine = Quarantiner(stores.quarantine, clock, recorder)
+    # Built whether or not the console is served: its edits are laid over every output either way.
+    review = ReviewHooks.build(settings, objects, stores, ocr, rules, clock)
+    quarantine = Quarantiner(stores.quarantine, clock, review, recorder)
     submit = SubmitDocument(
         stores,
         ocr,
@@ -141,7 +147,18 @@ def build(
         complete_config = CompleteConfig(
             **{**vars(complete_config), "record_wait_seconds": record_wait_seconds}
         )
-    complete = CompleteFile(stores, ocr, submit, rules, complete_config, quarantine, clock, recorder)
+    complete = CompleteFile(
+        stores,
+        ocr,
+        submit,
+        rules,
+        complete_config,
+        quarantine,
+        clock,
+        decisions=review,
+        attention=review,
+        metrics=recorder,
+    )
     intake = Intake(submit, quarantine, stores.raw, settings.sns_extra_subscribe_hosts)
     recovery = Recovery(
         stores,
@@ -157,6 +174,7 @@ def build(
             model_ids=(settings.nanonets_model_id,),
         ),
         clock,
+        review,
         recorder,
     )
     return Service(
@@ -172,6 +190,7 @@ def build(
         complete=complete,
         intake=intake,
         recovery=recovery,
+        review=review,
         metrics=recorder,
         clock=clock,
     )

@@ -8,21 +8,29 @@ writes, so unit tests run the real repositories without a server (tests/contract
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from service.core.pacing import PaceDecision
+from service.models.document import NormalizedDocument
 from service.models.ledger import LedgerRecord, LedgerStatus, QuarantineRecord, SubmissionClaim
 from service.models.source import SourceRef, StoredSource
 
 # ---- the one low-level storage port ----
 
 
+JSON_CONTENT_TYPE = "application/json"
+
+
 @dataclass(frozen=True)
 class StoredObject:
     body: bytes
     etag: str
+    # What the writer said of the bytes: state and outputs are JSON; the review console's cached page
+    # images are PNG/JPEG with their size in `metadata` (S3 user metadata, lower-case names).
+    content_type: str = JSON_CONTENT_TYPE
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class ObjectStore(Protocol):
         *,
         if_none_match: bool = False,
         if_match: str | None = None,
+        content_type: str = JSON_CONTENT_TYPE,
+        metadata: Mapping[str, str] | None = None,
     ) -> str | None:
         """The new ETag, or None when the condition failed (someone else wrote first)."""
         ...
@@ -172,6 +182,10 @@ class Ocr(Protocol):
 
     def approve(self, request_file_id: str) -> dict[str, Any]: ...
 
+    def update_fields(self, request_file_id: str, fields: Mapping[str, str]) -> dict[str, Any]:
+        """Send a person's corrected values (the review console's push), so the model learns."""
+        ...
+
 
 Clock = Callable[[], datetime]
 
@@ -200,6 +214,45 @@ class Pacer(Protocol):
     def accepted(self, model_id: str) -> None: ...
 
     def snapshot(self, model_id: str) -> PacingSnapshot: ...
+
+
+# ---- the review console (service/review), as completion, quarantine and reconcile see it ----
+
+
+class ReviewDecisions(Protocol):
+    """What people decided in the review console (edited values, approve/reject), laid over every document
+    the service writes, so a late or repeated webhook never undoes them. Applied whether or not the
+    console is served: turning it off must not let old edits be overwritten."""
+
+    def apply(self, request_file_id: str, document: NormalizedDocument) -> NormalizedDocument: ...
+
+
+class AttentionQueue(Protocol):
+    """The documents that need a person (the console's queue); does nothing while the console is off."""
+
+    def document_written(self, record: LedgerRecord, document: NormalizedDocument) -> None:
+        """In the queue or out of it, by what the document just written says."""
+        ...
+
+    def superseded(self, record: LedgerRecord) -> None:
+        """Newer content of the source has its own submission: this one needs nobody any more."""
+        ...
+
+    def quarantined(self, quarantined: QuarantineRecord) -> None:
+        """A submission of ours that could not become an output (pending too long, unknown to Nanonets)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PushRetries:
+    sent: int = 0
+    failed: int = 0
+
+
+class ReviewPushes(Protocol):
+    """Console corrections and approvals that Nanonets did not take yet (REVIEW_PUSH_TO_NANONETS)."""
+
+    def retry_pending(self, limit: int) -> PushRetries: ...
 
 
 # ---- metrics ----

@@ -6,6 +6,7 @@ so tests can build one pointed at local servers. Secrets are `SecretStr`, so the
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -14,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
-S = TypeVar("S", bound="NanonetsSettings")
+S = TypeVar("S", bound="BaseSettings")
 
 
 class SettingsError(Exception):
@@ -60,6 +61,14 @@ class NanonetsSettings(BaseSettings):
         return value.rstrip("/")
 
 
+class ReviewUsersSettings(BaseSettings):
+    """Enough for `nanonets-ingest review add-user`: where the reviewers are kept, nothing else required."""
+
+    model_config = _env_config()
+
+    review_users_file: str | None = None
+
+
 class Settings(NanonetsSettings):
     """The whole service: intake, webhook, outputs, state."""
 
@@ -94,6 +103,12 @@ class Settings(NanonetsSettings):
     nanonets_429_pause_seconds: float = Field(default=30.0, gt=0)
     # While a 402 (credit used up) stops submissions: how often one submission asks whether it is over.
     nanonets_402_probe_seconds: float = Field(default=60.0, gt=0)
+    # The review console at /review (docs/REVIEW.md): off unless asked for; then it needs both of these.
+    review_enabled: bool = False
+    review_users_file: str | None = None
+    session_secret: SecretStr | None = None
+    # Push console corrections and approvals to Nanonets (UpdateFile + approve), so the model learns.
+    review_push_to_nanonets: bool = False
     # Bearer token for GET /metrics; unset, the endpoint is open on the service's own port.
     metrics_token: SecretStr | None = None
     # prometheus-client's own variable (multiprocess mode); service/gunicorn_conf.py sets it for gunicorn.
@@ -137,6 +152,13 @@ class Settings(NanonetsSettings):
             raise ValueError("must be at least 8 characters")
         return value
 
+    @field_validator("session_secret")
+    @classmethod
+    def _session_secret_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (it signs reviewer sessions)")
+        return value
+
     @model_validator(mode="after")
     def _state_defaults(self) -> Settings:
         if not self.state_bucket:
@@ -154,6 +176,18 @@ class Settings(NanonetsSettings):
             if isinstance(value, SecretStr) and name != "nanonets_api_key":
                 values.append(value.get_secret_value())
         return values
+
+    def require_review_console(self) -> tuple[str, SecretStr]:
+        """(users file, session secret) of the review console; refuses to start it half-configured."""
+        if self.session_secret is None:
+            raise SettingsError("missing required setting SESSION_SECRET (REVIEW_ENABLED is true)")
+        if not self.review_users_file:
+            raise SettingsError("missing required setting REVIEW_USERS_FILE (REVIEW_ENABLED is true)")
+        if self.webhook_secret is not None and hmac.compare_digest(
+            self.webhook_secret.get_secret_value().encode(), self.session_secret.get_secret_value().encode()
+        ):
+            raise SettingsError("invalid setting SESSION_SECRET: must not be the WEBHOOK_SECRET")
+        return self.review_users_file, self.session_secret
 
     def require_webhook_secret(self) -> SecretStr:
         if self.webhook_secret is None:
@@ -173,6 +207,10 @@ def describe_settings_error(error: ValidationError) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Build the service settings or raise `SettingsError` with one clear line."""
     return _load(Settings, overrides)
+
+
+def load_review_users_settings(**overrides: Any) -> ReviewUsersSettings:
+    return _load(ReviewUsersSettings, overrides)
 
 
 def load_nanonets_settings(**overrides: Any) -> NanonetsSettings:

@@ -17,7 +17,7 @@ from typing import Any
 from service.errors import NanonetsError, NanonetsNotFound
 from service.models.source import SourceRef, StoredSource
 from service.observability.catalog import MetricSpec
-from service.ports import ListedObject, StoredObject
+from service.ports import JSON_CONTENT_TYPE, ListedObject, StoredObject
 
 
 @dataclass
@@ -25,6 +25,8 @@ class _Entry:
     body: bytes
     etag: str
     last_modified: datetime
+    content_type: str = JSON_CONTENT_TYPE
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 class InMemoryObjectStore:
@@ -43,10 +45,20 @@ class InMemoryObjectStore:
     def get(self, bucket: str, key: str) -> StoredObject | None:
         with self._lock:
             entry = self._bucket(bucket).get(key)
-            return StoredObject(entry.body, entry.etag) if entry else None
+            if entry is None:
+                return None
+            return StoredObject(entry.body, entry.etag, entry.content_type, dict(entry.metadata))
 
     def put(
-        self, bucket: str, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+        content_type: str = JSON_CONTENT_TYPE,
+        metadata: Mapping[str, str] | None = None,
     ) -> str | None:
         with self._lock:
             objects = self._bucket(bucket)
@@ -56,7 +68,9 @@ class InMemoryObjectStore:
             if if_match is None and if_none_match and current is not None:
                 return None
             etag = '"' + hashlib.md5(body).hexdigest() + '"'
-            objects[key] = _Entry(body, etag, self._clock())
+            # S3 keeps user metadata names in lower case
+            names = {name.lower(): value for name, value in (metadata or {}).items()}
+            objects[key] = _Entry(body, etag, self._clock(), content_type, names)
             self.puts.append((bucket, key))
             return etag
 
@@ -100,6 +114,7 @@ class FakeOcr:
     submitted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     approved: list[str] = field(default_factory=list)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updated: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     fail_next: list[NanonetsError] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -117,6 +132,12 @@ class FakeOcr:
 
     def approve(self, request_file_id: str) -> dict[str, Any]:
         self.approved.append(request_file_id)
+        return {"message": "Success"}
+
+    def update_fields(self, request_file_id: str, fields: Mapping[str, str]) -> dict[str, Any]:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.updated.append((request_file_id, dict(fields)))
         return {"message": "Success"}
 
 

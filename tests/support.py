@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from devtools.documents import RECEIPT_PAGES, document_bytes
+from devtools.emulator.bodies import PAGE_SIZE
 from service.observability.catalog import PROMETHEUS_NAMESPACE
 
 T = TypeVar("T")
@@ -80,3 +81,71 @@ class MetricsView:
             if sample.name == full and label in sample.labels:
                 sums[sample.labels[label]] = sums.get(sample.labels[label], 0.0) + sample.value
         return sums
+
+
+# The page size the emulator reports with a prediction (an A4 page at 150 dpi), in pixels.
+EMULATOR_PAGE_PIXELS = (PAGE_SIZE["width"], PAGE_SIZE["height"])
+
+
+def printed_receipt(
+    lines: list[str], fields: dict[str, tuple[str, float]], page_pixels: tuple[int, int] | None = None
+) -> tuple[bytes, list[list[dict[str, Any]]]]:
+    """A real one-page A4 PDF printing `lines`, whose emulator prediction boxes sit exactly on the printed
+    values: `fields` maps a label to (text printed on one of the lines, score). Boxes are measured from the
+    top in PDF points, or in the pixels of a `page_pixels` rendering of the page (what Nanonets reports)."""
+    import pypdfium2 as pdfium
+
+    from devtools.emulator.predictions import embed_prediction_marker
+    from scripts.make_samples import pdf_bytes
+
+    document = pdfium.PdfDocument(pdf_bytes([lines], b""))  # the layout does not depend on the marker
+    page = document[0]
+    text, (width, height) = page.get_textpage(), page.get_size()
+    scale = page_pixels[0] / width if page_pixels else 1.0
+    boxes: list[dict[str, Any]] = []
+    for label, (value, score) in fields.items():
+        found = text.search(value).get_next()
+        assert found, f"{value!r} is not printed on the page"
+        start, count = found
+        chars = [text.get_charbox(index) for index in range(start, start + count)]
+        left, bottom = min(c[0] for c in chars), min(c[1] for c in chars)
+        right, top = max(c[2] for c in chars), max(c[3] for c in chars)
+        boxes.append(
+            {
+                "label": label,
+                "ocr_text": value,
+                "score": score,
+                "type": "field",
+                "xmin": round((left - 2) * scale),
+                "ymin": round((height - top - 2) * scale),
+                "xmax": round((right + 2) * scale),
+                "ymax": round((height - bottom + 2) * scale),
+                "page_no": 0,
+            }
+        )
+    document.close()
+    return pdf_bytes([lines], embed_prediction_marker([boxes])), [boxes]
+
+
+BAD_PLATE_LINES = [
+    "REPSOL - E.S. Alcobendas Norte",
+    "CIF A-78374725",
+    "Fecha: 04/11/2026  08:41",
+    "Matricula: 4821 KLM",
+    "Gasoleo A   41,60 L x 1,500",
+    "TOTAL: 62,40 EUR",
+]
+
+
+def bad_plate_receipt(page_pixels: tuple[int, int] | None = None) -> tuple[bytes, list[list[dict[str, Any]]]]:
+    """A fuel receipt whose plate (`4821 KLM`, with a space) fails the sample rules' pattern."""
+    return printed_receipt(
+        BAD_PLATE_LINES,
+        {
+            "fecha": ("04/11/2026", 0.97),
+            "matricula": ("4821 KLM", 0.91),
+            "litros": ("41,60 L", 0.88),
+            "total": ("62,40 EUR", 0.95),
+        },
+        page_pixels,
+    )

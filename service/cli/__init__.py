@@ -20,10 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Imported here so `nanonets-ingest api ...` does not pay for boto3/flask, and vice versa.
-    from service.cli import api, ops
+    from service.cli import api, ops, review
 
     ops.add_commands(commands)
     api.add_commands(commands)
+    review.add_commands(commands)
     return parser
 
 

@@ -23,7 +23,7 @@ from service.models.document import NormalizedDocument, Review
 from service.models.ledger import LedgerRecord, QuarantineKind, SubmissionClaim
 from service.models.nanonets import FilePrediction
 from service.models.source import SourceRef
-from service.ports import DEFAULT_ROUTE, Clock, Metrics, Ocr, StateStores
+from service.ports import DEFAULT_ROUTE, AttentionQueue, Clock, Metrics, Ocr, ReviewDecisions, StateStores
 from service.usecases.correlation import record_context
 from service.usecases.outcomes import FileOutcome, WebhookResult
 from service.usecases.quarantine import Quarantiner, unknown_file_quarantine_id
@@ -55,6 +55,9 @@ class CompleteFile:
         config: CompleteConfig,
         quarantine: Quarantiner,
         clock: Clock,
+        *,
+        decisions: ReviewDecisions,
+        attention: AttentionQueue,
         metrics: Metrics,
     ) -> None:
         self._stores = stores
@@ -64,6 +67,8 @@ class CompleteFile:
         self._config = config
         self._quarantine = quarantine
         self._clock = clock
+        self._decisions = decisions  # the review console's edits and decisions, laid over every output
+        self._attention = attention  # the console's queue of documents that need a person
         self._metrics = metrics
 
     # ---- entry: a webhook body ----
@@ -193,6 +198,7 @@ class CompleteFile:
                 }
             )
             self._stores.ledger.put(updated, previous_status=record.status)
+            self._attention.superseded(updated)
             self._metrics.document_superseded()
             log_state_change("superseded", at=now, reason=reason)
         return FileOutcome(request_file_id=record.request_file_id, outcome="superseded", reason=reason)
@@ -207,9 +213,10 @@ class CompleteFile:
             review=merge_review(record.review, prediction.review),
             processed_at=now,
         )
+        # A person's edit or decision in the review console outlives any later webhook.
+        document = self._decisions.apply(record.request_file_id, document)
         if self._should_auto_approve(document):
             document = self._auto_approve(document)
-        digest = document_digest(document)
         outcome = FileOutcome(
             request_file_id=record.request_file_id,
             outcome="unchanged",
@@ -217,9 +224,13 @@ class CompleteFile:
             review=document.review,
             validation=document.validation.status,
         )
-        if record.status == "done" and record.output_digest == digest:
+        if record.status == "done" and record.output_digest == document_digest(document):
             return outcome
-        wrote = self._put_output_once(record, document.to_json_bytes(), digest)
+        document, wrote = self._put_output_once(record, document)
+        digest = document_digest(document)
+        outcome = outcome.model_copy(
+            update={"review": document.review, "validation": document.validation.status}
+        )
         updated = record.model_copy(
             update={
                 "status": "done",
@@ -232,6 +243,7 @@ class CompleteFile:
             }
         )
         self._stores.ledger.put(updated, previous_status=record.status)
+        self._attention.document_written(updated, document)
         if not wrote:
             return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
         log_state_change(
@@ -246,21 +258,27 @@ class CompleteFile:
             self._metrics.submission_to_output_seconds((now - record.submitted_at).total_seconds())
         return outcome.model_copy(update={"outcome": "written"})
 
-    def _put_output_once(self, record: LedgerRecord, body: bytes, digest: str) -> bool:
-        """Write the output with a conditional PUT; False when it already holds this document.
+    def _put_output_once(
+        self, record: LedgerRecord, document: NormalizedDocument
+    ) -> tuple[NormalizedDocument, bool]:
+        """Write the output with a conditional PUT: (the document written or found, written?); not
+        written when the output already holds this document.
 
         A first completion tries If-None-Match (one request); otherwise the current output is read and
-        replaced only if unchanged since."""
+        replaced only if unchanged since. The console's decisions are read again after that read: an edit
+        saved before it is in what we write, one saved after it rewrites the output itself (the console
+        reads the output, then the decisions), which makes our If-Match fail and this loop go round."""
         outputs = self._stores.outputs
         expected: str | None = None  # None: "only if absent"
         for attempt in range(OUTPUT_WRITE_ATTEMPTS):
             if attempt > 0 or record.output_digest is not None:
                 current = outputs.read(record.output_key)
-                if current is not None and _output_digest(current.body) == digest:
-                    return False
+                document = self._decisions.apply(record.request_file_id, document)
+                if current is not None and _output_digest(current.body) == document_digest(document):
+                    return document, False
                 expected = current.etag if current else None
-            if outputs.write(record.output_key, body, if_match=expected):
-                return True
+            if outputs.write(record.output_key, document.to_json_bytes(), if_match=expected):
+                return document, True
             time.sleep(0.05 * attempt)
         raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry later")
 

@@ -10,13 +10,14 @@ from datetime import datetime
 from service.logs import log_state_change
 from service.models.ledger import QuarantineKind, QuarantineRecord
 from service.models.source import SourceRef
-from service.ports import Clock, Metrics, Quarantine
+from service.ports import AttentionQueue, Clock, Metrics, Quarantine
 
 
 class Quarantiner:
-    def __init__(self, store: Quarantine, clock: Clock, metrics: Metrics) -> None:
+    def __init__(self, store: Quarantine, clock: Clock, attention: AttentionQueue, metrics: Metrics) -> None:
         self.store = store
         self._clock = clock
+        self._attention = attention  # a submission of ours that failed goes to the review console's queue
         self._metrics = metrics
 
     def put(
@@ -44,6 +45,8 @@ class Quarantiner:
             details=dict(details or {}),
         )
         self.store.put(record)
+        if request_file_id is not None:
+            self._attention.quarantined(record)
         self._metrics.document_quarantined(code)
         log_state_change(
             "quarantined",

@@ -19,7 +19,7 @@ from service.errors import NanonetsError, NanonetsNotFound, PayloadRejected
 from service.logs import log_state_change
 from service.models.ledger import LedgerRecord
 from service.models.source import SourceRef
-from service.ports import Clock, Metrics, Pacer, StateStores
+from service.ports import Clock, Metrics, Pacer, ReviewPushes, StateStores
 from service.usecases.complete import CompleteFile, decode_json
 from service.usecases.correlation import record_context
 from service.usecases.intake import Intake
@@ -42,6 +42,9 @@ class ReconcileSummary(BaseModel):
     errors: int = 0
     # Claims left "submitting" by a worker that died: submitted again (or found done and cleaned up).
     resubmitted: int = 0
+    # Review console corrections and approvals sent to Nanonets again (REVIEW_PUSH_TO_NANONETS).
+    review_pushes_sent: int = 0
+    review_pushes_failed: int = 0
 
     def line(self) -> str:
         return " ".join(f"{name}={value}" for name, value in self.model_dump().items())
@@ -105,8 +108,10 @@ class Recovery:
         pacer: Pacer,
         config: RecoveryConfig,
         clock: Clock,
+        pushes: ReviewPushes,
         metrics: Metrics,
     ) -> None:
+        self._pushes = pushes
         self._stores = stores
         self._submit = submit
         self._complete = complete
@@ -138,6 +143,8 @@ class Recovery:
             with record_context(record):
                 self._reconcile_one(record, now, summary)
         self._sweep_orphaned_claims(now, summary, limit)
+        pushed = self._pushes.retry_pending(limit)
+        summary.review_pushes_sent, summary.review_pushes_failed = pushed.sent, pushed.failed
         # What is left pending, and pacing, as `status` shows them: on Lambda, the scheduled run is what
         # keeps these gauges (and the alarms reading them) current.
         publish_gauges(ledger, self._pacer, self._config.model_ids, self._clock, self._metrics)

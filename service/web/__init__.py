@@ -1,5 +1,5 @@
-"""Flask app factory: the webhook, the S3 event endpoint, health and the OpenAPI document, metrics, as
-blueprints.
+"""Flask app factory: the webhook, the S3 event endpoint, health, metrics and the OpenAPI document, as
+blueprints, and the review console at /review when REVIEW_ENABLED (service/review/views.py).
 
 Verify first, parse second (Stripe's rule): the secret is checked before the body is read, the raw body is
 archived before it is parsed. Errors are mapped to HTTP answers in `web.errors` and nowhere else.
@@ -40,6 +40,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.extensions[TOKEN_DIGEST] = digest(settings.metrics_token.get_secret_value())
     for blueprint in (health, webhooks, events, metrics):
         app.register_blueprint(blueprint)
+    if settings.review_enabled:  # the console at /review (service/review/); imported only when served
+        from service.review.views import register_review
+
+        register_review(app, service)
     app.register_error_handler(Exception, error_response)
     app.before_request(_start_timer)
     app.after_request(_log_request)

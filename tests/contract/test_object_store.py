@@ -82,11 +82,23 @@ def test_list_is_ordered_by_key_under_a_prefix_with_start_after_and_limit(object
     assert listed.size == 3 and listed.last_modified.tzinfo is not None
 
 
-def test_head_names_the_version_by_its_unquoted_etag_and_size(objects: ObjectStore) -> None:
+def test_head_names_the_version_by_its_unquoted_etag_size_and_time(objects: ObjectStore) -> None:
     etag = objects.put(INPUT_BUCKET, "incoming/a.pdf", b"%PDF")
     head = objects.head(INPUT_BUCKET, "incoming/a.pdf")
     assert head is not None and head.size == 4
     assert head.ref.etag == (etag or "").strip('"') and head.ref.version_id is None
+    assert head.last_modified is not None and head.last_modified.tzinfo is not None
+
+
+def test_content_type_and_metadata_come_back_with_the_object(objects: ObjectStore) -> None:
+    """The review console caches rendered pages as images with their size in the metadata."""
+    objects.put(OUTPUT_BUCKET, "page", b"\x89PNG", content_type="image/png", metadata={"Width": "595.0"})
+    found = objects.get(OUTPUT_BUCKET, "page")
+    assert found is not None
+    assert (found.content_type, dict(found.metadata)) == ("image/png", {"width": "595.0"})
+    objects.put(OUTPUT_BUCKET, "state.json", b"{}")
+    plain = objects.get(OUTPUT_BUCKET, "state.json")
+    assert plain is not None and (plain.content_type, dict(plain.metadata)) == ("application/json", {})
 
 
 def test_state_repositories_behave_alike(objects: ObjectStore) -> None:

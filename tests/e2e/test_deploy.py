@@ -193,6 +193,8 @@ def test_wheel_holds_the_service_only_never_the_dev_tools(tmp_path: Path) -> Non
     (wheel,) = (tmp_path / "dist").glob("nanonets_ingest-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"service/aws_lambda.py", "service/openapi.json", "service/py.typed"} <= set(names)
+    # the review console's pages come with it (package-data)
+    assert {"service/review/templates/document.html", "service/review/static/review.js"} <= set(names)
     assert all(n.startswith(("service/", "nanonets_ingest-")) for n in names), names
     assert not any("emulator" in n or "devtools" in n for n in names)
 

@@ -10,6 +10,8 @@ from datetime import timedelta
 from itertools import islice
 from typing import Any
 
+import pytest
+
 from devtools.documents import document_bytes
 from devtools.emulator.control import EmulatorControl
 from devtools.stack import REPO
@@ -99,6 +101,7 @@ def test_replay_after_rules_change_updates_output(
     assert [r.outcome for r in strict.recovery.replay(request_file_id=None)] == ["unchanged"]
 
 
+@pytest.mark.timeout(300)  # 340 submissions through moto and the emulator: slow on a busy 2-core machine
 def test_backfill_submits_each_once_across_interrupted_runs(
     service: Service, s3: Any, emulator_url: str
 ) -> None:

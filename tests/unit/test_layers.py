@@ -9,6 +9,8 @@ import pytest
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
 
+# service.review (the review console) sits beside the entry points: it implements ports the use cases call
+# (ReviewDecisions, AttentionQueue, ReviewPushes) and serves pages; nothing below it may import it.
 FORBIDDEN = {
     "service.core": (
         "service.usecases",
@@ -16,8 +18,16 @@ FORBIDDEN = {
         "service.web",
         "service.cli",
         "service.bootstrap",
+        "service.review",
     ),
-    "service.models": ("service.usecases", "service.adapters", "service.web", "service.cli", "service.core"),
+    "service.models": (
+        "service.usecases",
+        "service.adapters",
+        "service.web",
+        "service.cli",
+        "service.core",
+        "service.review",
+    ),
     "service.usecases": (
         "service.adapters",
         "service.observability",
@@ -25,8 +35,16 @@ FORBIDDEN = {
         "service.cli",
         "service.bootstrap",
         "service.aws_lambda",
+        "service.review",
     ),
-    "service.adapters": ("service.usecases", "service.web", "service.cli", "service.bootstrap"),
+    "service.adapters": (
+        "service.usecases",
+        "service.web",
+        "service.cli",
+        "service.bootstrap",
+        "service.review",
+    ),
+    "service.review": ("service.web", "service.cli", "service.aws_lambda"),
     # The metrics sinks are adapters of the Metrics port: below the use cases and the edges.
     "service.observability": (
         "service.usecases",
@@ -76,6 +94,7 @@ def test_the_rules_see_every_layer() -> None:
         "service.models",
         "service.usecases",
         "service.adapters",
+        "service.review",
         "service.observability",
     ):
         assert any(n.startswith(layer + ".") for n in names), layer

@@ -43,6 +43,12 @@ class Kit:
     ocr: FakeOcr
     clock: Clock
     metrics: RecordingSink
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def rebuild(self, **changes: Any) -> Service:
+        """Another service (another worker, or a deployment with other settings) on the same S3, Nanonets
+        and clock."""
+        return _build({**self.settings, **changes}, self.objects, self.ocr, self.clock, self.metrics)
 
     def drop(self, key: str, body: bytes = b"%PDF-1.4 a receipt") -> SourceRef:
         self.objects.put(INPUT, key, body)
@@ -66,6 +72,13 @@ def make_kit(**settings: Any) -> Kit:
     objects = InMemoryObjectStore(clock=clock)
     ocr = FakeOcr()
     metrics = RecordingSink()
+    service = _build(settings, objects, ocr, clock, metrics)
+    return Kit(service=service, objects=objects, ocr=ocr, clock=clock, metrics=metrics, settings=settings)
+
+
+def _build(
+    settings: dict[str, Any], objects: InMemoryObjectStore, ocr: FakeOcr, clock: Clock, metrics: RecordingSink
+) -> Service:
     values: dict[str, Any] = {
         "nanonets_api_key": "test-key",
         "nanonets_model_id": "model-1",
@@ -73,7 +86,7 @@ def make_kit(**settings: Any) -> Kit:
         "webhook_secret": "test-secret-123",
         **settings,
     }
-    service = build(
+    return build(
         Settings(_env_file=None, **values),  # type: ignore[call-arg]
         objects=objects,
         ocr=ocr,
@@ -83,7 +96,6 @@ def make_kit(**settings: Any) -> Kit:
         record_wait_seconds=0.05,
         metrics=metrics,
     )
-    return Kit(service=service, objects=objects, ocr=ocr, clock=clock, metrics=metrics)
 
 
 def box(label: str, text: str, score: float = 0.9) -> dict[str, Any]:

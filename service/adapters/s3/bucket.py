@@ -10,17 +10,18 @@ Layout under STATE_BUCKET/STATE_PREFIX (docs/ARCHITECTURE.md explains each):
     raw/<sha[:2]>/<sha256 of body>.json          raw webhook and retrieval bodies, content-addressed
     quarantine/<id>.json                         rejected inputs, with reason and raw key
     meta/last-webhook.json                       time of the last webhook
+    review/, index/attention*/, index/review-push/   the review console's records (docs/REVIEW.md)
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel
 
-from service.ports import ListedObject, ObjectStore, StoredObject
+from service.ports import JSON_CONTENT_TYPE, ListedObject, ObjectStore, StoredObject
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,9 +48,24 @@ class StateBucket:
         return model.model_validate_json(found.body), found.etag
 
     def put(
-        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+        self,
+        key: str,
+        body: bytes,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+        content_type: str = JSON_CONTENT_TYPE,
+        metadata: Mapping[str, str] | None = None,
     ) -> str | None:
-        return self.objects.put(self.bucket, key, body, if_none_match=if_none_match, if_match=if_match)
+        return self.objects.put(
+            self.bucket,
+            key,
+            body,
+            if_none_match=if_none_match,
+            if_match=if_match,
+            content_type=content_type,
+            metadata=metadata,
+        )
 
     def put_model(
         self, key: str, record: BaseModel, *, if_none_match: bool = False, if_match: str | None = None
@@ -63,8 +79,10 @@ class StateBucket:
     def delete(self, key: str) -> None:
         self.objects.delete(self.bucket, key)
 
-    def list(self, folder: str, *, limit: int | None = None) -> Iterator[ListedObject]:
-        return self.objects.list(self.bucket, folder, limit=limit)
+    def list(
+        self, folder: str, *, start_after: str | None = None, limit: int | None = None
+    ) -> Iterator[ListedObject]:
+        return self.objects.list(self.bucket, folder, start_after=start_after, limit=limit)
 
 
 def token_hash(token: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from service.errors import StorageUnavailable
 from service.models.source import SourceRef, StoredSource
-from service.ports import ListedObject, StoredObject
+from service.ports import JSON_CONTENT_TYPE, ListedObject, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,7 +30,7 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 PRECONDITION_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
-JSON = "application/json"
+MAX_LIST_PAGE = 1000  # S3's own cap on keys per ListObjectsV2
 
 
 def build_s3_client(endpoint_url: str | None, region: str) -> S3Client:
@@ -92,7 +92,12 @@ class S3ObjectStore:
                 return None
             raise
         body = _translated(f"read {key}", response["Body"].read)
-        return StoredObject(body=body, etag=str(response.get("ETag", "")))
+        return StoredObject(
+            body=body,
+            etag=str(response.get("ETag", "")),
+            content_type=str(response.get("ContentType", "")),
+            metadata=dict(response.get("Metadata", {})),
+        )
 
     def put(
         self,
@@ -102,12 +107,15 @@ class S3ObjectStore:
         *,
         if_none_match: bool = False,
         if_match: str | None = None,
+        content_type: str = JSON_CONTENT_TYPE,
+        metadata: Mapping[str, str] | None = None,
     ) -> str | None:
-        conditions: dict[str, str] = {}
+        conditions: dict[str, Any] = {}
         if if_match:
             conditions["IfMatch"] = if_match
         elif if_none_match:
             conditions["IfNoneMatch"] = "*"
+        extra: dict[str, Any] = {"Metadata": dict(metadata)} if metadata else {}
         try:
             response = _translated(
                 f"put {key}",
@@ -115,8 +123,9 @@ class S3ObjectStore:
                     Bucket=bucket,
                     Key=key,
                     Body=body,
-                    ContentType=JSON,
-                    **conditions,  # type: ignore[arg-type]
+                    ContentType=content_type,
+                    **conditions,
+                    **extra,
                 ),
             )
         except ClientError as error:
@@ -136,6 +145,8 @@ class S3ObjectStore:
         arguments: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         if start_after:
             arguments["StartAfter"] = start_after
+        if limit is not None:  # ask for no more keys than wanted: a queue page of 50 lists 51, not 1000
+            arguments["PaginationConfig"] = {"PageSize": min(max(limit, 1), MAX_LIST_PAGE)}
         pages = _translated(f"list {prefix}", lambda: iter(paginator.paginate(**arguments)))
         count = 0
         while True:
@@ -165,7 +176,9 @@ class S3ObjectStore:
             etag=str(response.get("ETag", "")).strip('"'),
             version_id=None if version in (None, "null") else str(version),
         )
-        return StoredSource(ref=ref, size=int(response.get("ContentLength", 0)))
+        return StoredSource(
+            ref=ref, size=int(response.get("ContentLength", 0)), last_modified=response.get("LastModified")
+        )
 
     def presign_get(self, source: SourceRef, ttl_seconds: int) -> str:
         params: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key}
