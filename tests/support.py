@@ -1,4 +1,5 @@
-"""Helpers only the tests use: waiting, listing keys, presigned sample documents, the receipt's boxes.
+"""Helpers only the tests use: waiting, listing keys, presigned sample documents, the receipt's boxes, a
+`/metrics` scrape read back into figures.
 
 S3 event builders live in `devtools.events`, sample documents in `devtools.documents` (demo, bench and soak
 use them too).
@@ -8,10 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from devtools.documents import RECEIPT_PAGES, document_bytes
 from devtools.emulator.bodies import PAGE_SIZE
+from service.observability.catalog import PROMETHEUS_NAMESPACE
 
 T = TypeVar("T")
 
@@ -44,6 +50,37 @@ def presigned_document_url(s3: Any, key: str, bucket: str = "ingest-in") -> str:
 def receipt_boxes() -> list[dict[str, Any]]:
     """RECEIPT_PAGES' only page as the emulator answers it (every box stamped with its page, 0)."""
     return [dict(box, page=0) for box in RECEIPT_PAGES[0]]
+
+
+@dataclass(frozen=True)
+class MetricsView:
+    """A Prometheus scrape by the catalogue's names (`documents_submitted_total`); sample suffixes (`_count`,
+    `_sum`, `_bucket`) follow Prometheus."""
+
+    samples: tuple[Sample, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> MetricsView:
+        families = text_string_to_metric_families(text)
+        return cls(tuple(sample for family in families for sample in family.samples))
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of the samples of `name` whose labels include `labels` (0 when there are none)."""
+        full = f"{PROMETHEUS_NAMESPACE}_{name}"
+        return sum(
+            sample.value
+            for sample in self.samples
+            if sample.name == full and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+    def by_label(self, name: str, label: str) -> dict[str, float]:
+        """`name` summed per value of one label, e.g. quarantines per reason."""
+        full = f"{PROMETHEUS_NAMESPACE}_{name}"
+        sums: dict[str, float] = {}
+        for sample in self.samples:
+            if sample.name == full and label in sample.labels:
+                sums[sample.labels[label]] = sums.get(sample.labels[label], 0.0) + sample.value
+        return sums
 
 
 # The page size the emulator reports with a prediction (an A4 page at 150 dpi), in pixels.

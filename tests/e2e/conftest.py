@@ -44,7 +44,7 @@ class Stack:
 
 
 @pytest.fixture()
-def stack(service: Process, emulator_url: str, s3: Any) -> Stack:
+def stack(service: Process, emulator_url: str, s3: Any) -> Iterator[Stack]:
     """The emulator is reset before S3, so no delivery of an earlier test lands in the fresh state."""
     control = EmulatorControl(emulator_url)
     control.config(
@@ -52,7 +52,10 @@ def stack(service: Process, emulator_url: str, s3: Any) -> Stack:
         processing_delay=0.05,
         webhook_retry_delay=0.1,
     )
-    return Stack(service_url=service.url, emulator=control, s3=s3)
+    yield Stack(service_url=service.url, emulator=control, s3=s3)
+    # A test may end as soon as an output appears, while its webhook request still moves the ledger
+    # record; wait for every delivery to be answered, or the next test's S3 reset lands mid-request.
+    control.flush()
 
 
 def read_log(process: Process) -> str:

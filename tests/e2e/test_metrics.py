@@ -13,10 +13,9 @@ from devtools.documents import document_bytes
 from devtools.emulator.control import EmulatorControl
 from devtools.events import s3_event
 from devtools.stack import TEST_SECRET, Process, ServiceEnv, start_gunicorn
-from service.observability.view import MetricsView
 from tests.conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.e2e.conftest import RULES
-from tests.support import list_keys, wait_for
+from tests.support import MetricsView, list_keys, wait_for
 
 pytestmark = pytest.mark.e2e
 AUTH = {"X-Webhook-Token": TEST_SECRET}

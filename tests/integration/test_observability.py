@@ -14,10 +14,10 @@ from devtools.stack import TEST_SECRET
 from service.bootstrap import Service, build
 from service.models.source import SourceRef
 from service.observability.prometheus import PrometheusSink
-from service.observability.view import MetricsView
 from service.settings import Settings
 from service.web import create_app
 from tests.conftest import INPUT_BUCKET
+from tests.support import MetricsView
 
 AUTH = {"X-Webhook-Token": TEST_SECRET}
 
