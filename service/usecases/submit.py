@@ -91,6 +91,10 @@ class SubmitDocument:
         pace = self._pacer.acquire(self._config.model_id, ticket=f"{source.digest[:32]}:{source.token}")
         if not pace.granted:
             self._release(source)
+            log.info(
+                "held back",
+                extra={"key": source.key, "hold": pace.hold, "wait_seconds": round(pace.wait_seconds, 2)},
+            )
             return _held_back(source, pace)
         try:
             url = self._stores.sources.presign(source, self._config.presign_ttl_seconds)
