@@ -90,7 +90,7 @@ def _delay_messages(event: dict[str, Any], delays: dict[str, float | None]) -> N
             for mid, seconds in delays.items()
             if seconds is not None and mid in records
         ],
-        endpoint_url=_service().settings.aws_endpoint_url,
+        endpoint_url=_service().settings.sqs_endpoint_url,
     )
 
 
