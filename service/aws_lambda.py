@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from service.errors import PayloadRejected
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from service.bootstrap import Service
 
 log = logging.getLogger(__name__)
@@ -80,17 +82,21 @@ def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return summary.public()
 
 
-def _delay_messages(event: dict[str, Any], delays: dict[str, float | None]) -> None:
+def _delay_messages(event: dict[str, Any], retry_at: dict[str, datetime | None]) -> None:
+    """Each held-back message hidden until its time, counted from now: the batch's other documents took
+    a while since its own was decided."""
     from service.adapters.sqs import delay_messages
 
+    service = _service()
+    now = service.clock()
     records = {r.get("messageId"): r for r in event.get("Records", []) if isinstance(r, dict)}
     delay_messages(
         [
-            (records[mid], seconds)
-            for mid, seconds in delays.items()
-            if seconds is not None and mid in records
+            (records[mid], max((at - now).total_seconds(), 0.0))
+            for mid, at in retry_at.items()
+            if at is not None and mid in records
         ],
-        endpoint_url=_service().settings.sqs_endpoint_url,
+        endpoint_url=service.settings.sqs_endpoint_url,
     )
 
 

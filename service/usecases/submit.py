@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from service.core.keys import KeyPolicy, output_key, skip_reason
 from service.core.pacing import PaceDecision
@@ -95,7 +96,7 @@ class SubmitDocument:
                 "held back",
                 extra={"key": source.key, "hold": pace.hold, "wait_seconds": round(pace.wait_seconds, 2)},
             )
-            return _held_back(source, pace)
+            return _held_back(source, pace, now=self._clock())
         try:
             url = self._stores.sources.presign(source, self._config.presign_ttl_seconds)
             request_file_id = self._ocr.submit_url_async(url, submission_metadata(source))
@@ -141,11 +142,11 @@ class SubmitDocument:
         if isinstance(error, NanonetsRateLimited):
             self._pacer.rate_limited(model_id, getattr(error, "retry_after", None))
             pause = self._pacer.snapshot(model_id).cooldown_seconds_left
-            return _held_back(source, PaceDecision(pause, "cooldown"), str(error))
+            return _held_back(source, PaceDecision(pause, "cooldown"), now=self._clock(), cause=str(error))
         if isinstance(error, NanonetsQuotaExceeded):
             self._pacer.quota_exceeded(model_id)
             probe = self._pacer.snapshot(model_id).quota_probe_seconds_left
-            return _held_back(source, PaceDecision(probe, "quota"), str(error))
+            return _held_back(source, PaceDecision(probe, "quota"), now=self._clock(), cause=str(error))
         self._quarantine.put(
             kind="submission",
             code="submission_failed",
@@ -207,7 +208,9 @@ def _skipped(source: SourceRef, reason: str, *, already_submitted: bool = False)
     )
 
 
-def _held_back(source: SourceRef, pace: PaceDecision, cause: str | None = None) -> SubmitOutcome:
+def _held_back(
+    source: SourceRef, pace: PaceDecision, *, now: datetime, cause: str | None = None
+) -> SubmitOutcome:
     wait = max(round(pace.wait_seconds, 1), 1.0)
     what = {
         "rate": "pages-per-minute budget",
@@ -222,4 +225,5 @@ def _held_back(source: SourceRef, pace: PaceDecision, cause: str | None = None) 
         reason=f"{reason} ({cause})" if cause else reason,
         retryable=True,
         retry_after=wait,
+        retry_at=now + timedelta(seconds=wait),
     )

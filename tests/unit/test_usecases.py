@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 
+from devtools.events import s3_event, sqs_batch
+from service.core.pacing import WINDOW_MARGIN, WINDOW_SECONDS
 from service.errors import NanonetsQuotaExceeded, NanonetsRateLimited, NanonetsUnavailable, PayloadRejected
 from service.models.ledger import SubmissionClaim
 from service.usecases.submit import submission_metadata
-from tests.unit.usecase_kit import INPUT, OUTPUT, box, make_kit, webhook
+from tests.unit.usecase_kit import INPUT, OUTPUT, START, box, make_kit, webhook
 
 # ---- submit ----
 
@@ -285,6 +288,21 @@ def test_a_document_back_late_for_its_slot_pushes_the_next_one_back_as_late() ->
     kit.clock.advance(2)
     assert kit.service.submit.submit(sources[2]).status == "submitted"
     assert len(kit.ocr.submitted) == 3
+
+
+def test_held_back_queue_messages_ask_to_come_back_at_their_slots_not_after_their_batch() -> None:
+    """Times, not delays: a batch whose other documents take long to handle must not make one late."""
+    kit = make_kit(nanonets_pages_per_minute=1)
+    kit.service.submit.submit(kit.drop("incoming/a.pdf"))
+    bodies = [
+        (f"m-{name}", json.dumps(s3_event(INPUT, kit.drop(f"incoming/{name}.pdf").key))) for name in "bc"
+    ]
+    summary = kit.service.intake.handle(sqs_batch(bodies), confirm=lambda url: None)
+    slot = WINDOW_SECONDS * (1 + WINDOW_MARGIN)
+    assert summary.retry_messages == {
+        "m-b": START + timedelta(seconds=slot),
+        "m-c": START + timedelta(seconds=2 * slot),
+    }
 
 
 def test_a_429_pauses_every_submission_for_at_least_30_seconds_then_backs_off() -> None:
