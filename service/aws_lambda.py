@@ -17,6 +17,8 @@ from service.errors import PayloadRejected
 from service.observability.emf import flushes_metrics
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from service.bootstrap import Service
     from service.observability import MetricsRecorder
 
@@ -89,17 +91,21 @@ def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return summary.public()
 
 
-def _delay_messages(event: dict[str, Any], delays: dict[str, float | None]) -> None:
+def _delay_messages(event: dict[str, Any], retry_at: dict[str, datetime | None]) -> None:
+    """Each held-back message hidden until its time, counted from now: the batch's other documents took
+    a while since its own was decided."""
     from service.adapters.sqs import delay_messages
 
+    service = _service()
+    now = service.clock()
     records = {r.get("messageId"): r for r in event.get("Records", []) if isinstance(r, dict)}
     delay_messages(
         [
-            (records[mid], seconds)
-            for mid, seconds in delays.items()
-            if seconds is not None and mid in records
+            (records[mid], max((at - now).total_seconds(), 0.0))
+            for mid, at in retry_at.items()
+            if at is not None and mid in records
         ],
-        endpoint_url=_service().settings.aws_endpoint_url,
+        endpoint_url=service.settings.sqs_endpoint_url,
     )
 
 

@@ -129,9 +129,9 @@ class Settings(NanonetsSettings):
     # The model's page budget per minute, shared by every worker and Lambda instance (CONTRACT 1.1).
     # Nanonets Pro/Enterprise: 150 (custom models), 75 (instant-learning); pay-as-you-go: 2 after 50 pages.
     nanonets_pages_per_minute: int = Field(default=150, gt=0)
-    # After a 429 (live Nanonets sends no Retry-After; its reference says wait 30 s, then back off).
     # The window of that budget. Nanonets counts per minute; change it only to scale time down in a benchmark.
     nanonets_pacing_window_seconds: float = Field(default=60.0, gt=0)
+    # After a 429 (live Nanonets sends no Retry-After; its reference says wait 30 s, then back off).
     nanonets_429_pause_seconds: float = Field(default=30.0, gt=0)
     # While a 402 (credit used up) stops submissions: how often one submission asks whether it is over.
     nanonets_402_probe_seconds: float = Field(default=60.0, gt=0)
@@ -146,6 +146,9 @@ class Settings(NanonetsSettings):
     # prometheus-client's own variable (multiprocess mode); service/gunicorn_conf.py sets it for gunicorn.
     prometheus_multiproc_dir: str | None = None
     aws_endpoint_url: str | None = None
+    # boto3's own name for an SQS endpoint of its own (ChangeMessageVisibility of a held-back message);
+    # unset: AWS_ENDPOINT_URL. Only a local stack with S3 and SQS on different servers needs it.
+    aws_endpoint_url_sqs: str | None = None
     aws_default_region: str = "us-east-1"
     log_level: str = "INFO"
 
@@ -226,6 +229,10 @@ class Settings(NanonetsSettings):
         if not self.state_bucket:
             self.state_bucket = self.output_bucket
         return self
+
+    @property
+    def sqs_endpoint_url(self) -> str | None:
+        return self.aws_endpoint_url_sqs or self.aws_endpoint_url
 
     @property
     def state_bucket_name(self) -> str:

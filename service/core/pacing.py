@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -39,18 +40,26 @@ WINDOW_SECONDS = 60.0
 # A slot opens this share of a window after the grant it waits for left it: clocks and network delays
 # differ between us and Nanonets, and a page counted in its window too early costs a 429 and a pause.
 WINDOW_MARGIN = 1 / 60
+# A wait for the budget up to this long is slept through by the worker rather than sent back to the queue:
+# SQS delays a message by whole seconds only (and HTTP's Retry-After counts whole seconds too).
+SHORT_WAIT_SECONDS = 1.0
+# A reservation still unused this many windows after its time belongs to a document that will not come
+# back (its source deleted, its message gone): it leaves the line.
+RESERVATION_LIFETIME_WINDOWS = 3
 COOLDOWN_FLOOR_SECONDS = 30.0  # Nanonets' 429 carries no Retry-After; its reference says wait 30 s
 COOLDOWN_CAP_SECONDS = 600.0
 QUOTA_PROBE_SECONDS = 60.0  # while stopped by a 402, one submission a minute asks whether it is over
 
 
 class Grant(BaseModel):
-    """Pages granted to one document (`ticket`) at a time `at` (epoch seconds); a future `at` is a
-    reservation: the document was told to come back then."""
+    """Pages of one document (`ticket`) in the model's budget: spent at `at` (epoch seconds), or, while
+    `reserved`, planned for `at`: the document was told to come back then, and keeps its place in line
+    until it does."""
 
     ticket: str
     at: float
     pages: int = 1
+    reserved: bool = False
 
 
 class PacingState(BaseModel):
@@ -87,33 +96,69 @@ def reserve(
     window: float = WINDOW_SECONDS,
 ) -> tuple[PacingState | None, PaceDecision]:
     """Decide whether `ticket` may submit `pages` now. Returns the new state (None when unchanged; grants
-    that left the window are dropped by the next write) and the decision. Grants are kept in time order
-    (first come, first served), so the only window to check for a new grant at time t is the one ending
-    at t."""
-    grants = [g for g in state.grants if g.at > now - window * (1 + WINDOW_MARGIN)]
+    that left the window are dropped by the next write) and the decision. Grants are kept in time order:
+    a newcomer gets the earliest slot after every reservation made before it (first come, first served)."""
+    span = window * (1 + WINDOW_MARGIN)
+    grants = [g for g in state.grants if _leaves(g, span) > now]
     probing = False
     if state.quota_stopped_at is not None:
         probe_at = state.quota_probe_at or now
         if now < probe_at:
             return None, PaceDecision(probe_at - now, "quota")
         probing = True
+    own = next((g for g in grants if g.ticket == ticket), None)
     if state.cooldown_until is not None and now < state.cooldown_until:
-        own = next((g for g in grants if g.ticket == ticket), None)
         until = max(state.cooldown_until, own.at if own else 0.0)
         return None, PaceDecision(until - now, "cooldown")
-    own = next((g for g in grants if g.ticket == ticket), None)
-    if own is not None:
-        wait = own.at - now
-        return None, PaceDecision(max(wait, 0.0), "rate" if wait > 0 else None)
-    at = _earliest_slot(grants, pages, now=now, budget=budget, window=window)
-    updated = state.model_copy(update={"grants": [*grants, Grant(ticket=ticket, at=at, pages=pages)]})
+    if own is not None and own.reserved:
+        if own.at > now:
+            return None, PaceDecision(own.at - now, "rate")
+        return _use_reservation(state, grants, own, now=now, budget=budget, span=span)
+    if own is not None:  # spent already (its submission failed after): its page is counted
+        return None, PaceDecision()
+    at = _earliest_slot(grants, pages, now=now, budget=budget, span=span)
+    grant = Grant(ticket=ticket, at=at, pages=pages, reserved=at > now)
+    updated = state.model_copy(update={"grants": [*grants, grant]})
     if probing and at <= now:
         updated.quota_probe_at = now + probe_seconds
     wait = at - now
     return updated, PaceDecision(max(wait, 0.0), "rate" if wait > 0 else None)
 
 
-def _earliest_slot(grants: list[Grant], pages: int, *, now: float, budget: int, window: float) -> float:
+def _use_reservation(
+    state: PacingState, grants: list[Grant], own: Grant, *, now: float, budget: int, span: float
+) -> tuple[PacingState | None, PaceDecision]:
+    """A reservation come due: spend it now if the window ending now has room for it, counting the pages
+    really spent and the reservations ahead of it in line that are due but not spent yet (their owners are
+    on their way; they go first).
+
+    The page is counted from now, not from the planned time. A held-back document comes back late (SQS
+    delays are whole seconds, a poller and a busy worker take their time), and the slots after its own
+    were planned from the planned time: counted then, its page would let the next window open before
+    Nanonets' does (a 429, and a pause for everyone). The reservation keeps its place in line while its
+    owner waits, so the documents behind it cannot take the room it waits for."""
+    position = grants.index(own)
+    ahead = [g for g in grants[:position] if g.reserved]
+    spent = [g for g in grants if not g.reserved and g.at <= now < _leaves(g, span)]
+    over = sum(g.pages for g in spent) + sum(g.pages for g in ahead) + own.pages - budget
+    if over > 0:  # until enough spent pages leave; a full line ahead takes a window to go through
+        freed = accumulate(g.pages for g in spent)
+        leaving = next(
+            (_leaves(g, span) for g, pages in zip(spent, freed, strict=True) if pages >= over), now + span
+        )
+        return None, PaceDecision(leaving - now, "rate")
+    used = own.model_copy(update={"at": now, "reserved": False})
+    line = sorted((used if g is own else g for g in grants), key=lambda g: g.at)
+    return state.model_copy(update={"grants": line}), PaceDecision()
+
+
+def _leaves(grant: Grant, span: float) -> float:
+    """When a grant leaves the log: a spent page its window after it was spent; a reservation whose owner
+    never came back, a few windows after its time."""
+    return grant.at + span * (RESERVATION_LIFETIME_WINDOWS if grant.reserved else 1)
+
+
+def _earliest_slot(grants: list[Grant], pages: int, *, now: float, budget: int, span: float) -> float:
     latest = max((g.at for g in grants), default=now)
     total = sum(g.pages for g in grants)
     at = max(now, latest)
@@ -121,7 +166,7 @@ def _earliest_slot(grants: list[Grant], pages: int, *, now: float, budget: int, 
         if total + pages <= budget:
             break
         total -= grant.pages
-        at = max(at, grant.at + window * (1 + WINDOW_MARGIN))
+        at = max(at, grant.at + span)  # a reservation frees its pages no earlier than if spent on time
     return at
 
 
@@ -158,6 +203,6 @@ def on_accepted(state: PacingState) -> PacingState | None:
     )
 
 
-def backlog(state: PacingState, *, now: float) -> int:
-    """Documents told to come back later (reservations still ahead)."""
-    return sum(1 for g in state.grants if g.at > now)
+def backlog(state: PacingState) -> int:
+    """Documents told to come back later (reservations not used yet)."""
+    return sum(1 for g in state.grants if g.reserved)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import requests
 from pydantic import BaseModel, Field
@@ -53,9 +54,9 @@ class EventSummary(BaseModel):
     skipped: list[SkippedItem] = Field(default_factory=list)
     failed: list[FailedItem] = Field(default_factory=list)
     confirmed: list[str] = Field(default_factory=list)
-    # SQS message ids whose objects should come back (Lambda's batchItemFailures), each with the delay it
-    # asked for (None: the queue's own visibility timeout). Not in HTTP answers.
-    retry_messages: dict[str, float | None] = Field(default_factory=dict, exclude=True)
+    # SQS message ids whose objects should come back (Lambda's batchItemFailures), each with when it asked
+    # to (None: after the queue's own visibility timeout). Not in HTTP answers.
+    retry_messages: dict[str, datetime | None] = Field(default_factory=dict, exclude=True)
 
     def public(self) -> dict[str, object]:
         return self.model_dump()
@@ -111,7 +112,7 @@ class Intake:
                 )
             )
             if outcome.retryable:
-                _retry(summary, event.message_id, outcome.retry_after)
+                _retry(summary, event.message_id, outcome.retry_at)
 
     def _confirm(self, item: SubscriptionConfirmation, summary: EventSummary, confirm: Confirmer) -> None:
         if not is_aws_sns_subscribe_url(item.subscribe_url, self._sns_hosts):
@@ -143,10 +144,10 @@ class Intake:
         summary.failed.append(FailedItem(key=None, reason=f"not an S3 event: {item.reason}"))
 
 
-def _retry(summary: EventSummary, message_id: str | None, delay: float | None) -> None:
+def _retry(summary: EventSummary, message_id: str | None, at: datetime | None) -> None:
     if not message_id:
         return
     if message_id in summary.retry_messages:
         known = summary.retry_messages[message_id]
-        delay = None if known is None or delay is None else max(known, delay)
-    summary.retry_messages[message_id] = delay
+        at = None if known is None or at is None else max(known, at)
+    summary.retry_messages[message_id] = at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -22,8 +23,10 @@ class SubmitOutcome(BaseModel):
     retryable: bool = False
     # Skipped because this version was submitted before (by an earlier event, run or worker).
     already_submitted: bool = Field(default=False, exclude=True)
-    # Failed only for now (pacing, a 429, a 402 stop): try again after this many seconds.
+    # Failed only for now (pacing, a 429, a 402 stop): try again after this many seconds, that is at
+    # `retry_at`. A caller that answers later (after a whole batch of SQS messages) counts from the time.
     retry_after: float | None = Field(default=None, exclude=True)
+    retry_at: datetime | None = Field(default=None, exclude=True)
 
     @property
     def settled(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from service.core.keys import KeyPolicy, skip_reason
 from service.core.pacing import PaceDecision
@@ -198,7 +199,7 @@ class SubmitDocument:
 
     def _held_back(self, source: SourceRef, pace: PaceDecision, cause: str | None = None) -> SubmitOutcome:
         """Not submitted now, never quarantined for it: the caller brings the document back after the wait."""
-        outcome = _held_back(source, pace, cause)
+        outcome = _held_back(source, pace, now=self._clock(), cause=cause)
         hold = pace.hold or "rate"
         self._metrics.pacing_wait(pace.wait_seconds, hold)
         if hold == "quota":
@@ -230,7 +231,9 @@ def _skipped(source: SourceRef, reason: str, *, already_submitted: bool = False)
     )
 
 
-def _held_back(source: SourceRef, pace: PaceDecision, cause: str | None = None) -> SubmitOutcome:
+def _held_back(
+    source: SourceRef, pace: PaceDecision, *, now: datetime, cause: str | None = None
+) -> SubmitOutcome:
     wait = max(round(pace.wait_seconds, 1), 1.0)
     what = {
         "rate": "pages-per-minute budget",
@@ -245,4 +248,5 @@ def _held_back(source: SourceRef, pace: PaceDecision, cause: str | None = None) 
         reason=f"{reason} ({cause})" if cause else reason,
         retryable=True,
         retry_after=wait,
+        retry_at=now + timedelta(seconds=wait),
     )

@@ -56,7 +56,7 @@ def test_defaults_of_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.nanonets_api_key.get_secret_value() == API_KEY
     assert settings.nanonets_model_id == "model-1"
     assert settings.nanonets_base_url == "https://app.nanonets.com/api/v2"
-    assert settings.aws_endpoint_url is None
+    assert settings.aws_endpoint_url is None and settings.sqs_endpoint_url is None
     assert settings.input_prefix == "incoming/"
     assert settings.input_suffixes == (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
     assert settings.output_bucket == "out-bucket"
@@ -96,6 +96,7 @@ def test_every_setting_of_the_contract_is_read_from_the_environment(monkeypatch:
     settings = load_settings()
     assert settings.nanonets_base_url == "http://127.0.0.1:9000/api/v2"  # trailing slash dropped
     assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
+    assert settings.sqs_endpoint_url == "http://127.0.0.1:5000"  # SQS follows S3 unless told otherwise
     assert settings.input_prefix == "docs/"  # a prefix is a folder
     assert settings.input_suffixes == (".pdf", ".png", ".tif")
     assert settings.output_prefix == "json/"
@@ -111,6 +112,20 @@ def test_every_setting_of_the_contract_is_read_from_the_environment(monkeypatch:
 def test_empty_input_prefix_means_the_whole_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
     set_env(monkeypatch, **REQUIRED, INPUT_PREFIX="")
     assert load_settings().input_prefix == ""
+
+
+def test_sqs_can_have_an_endpoint_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(
+        monkeypatch,
+        **REQUIRED,
+        AWS_ENDPOINT_URL="http://127.0.0.1:5000",
+        AWS_ENDPOINT_URL_SQS="http://127.0.0.1:5001",
+    )
+    settings = load_settings()
+    assert (settings.aws_endpoint_url, settings.sqs_endpoint_url) == (
+        "http://127.0.0.1:5000",
+        "http://127.0.0.1:5001",
+    )
 
 
 def test_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:

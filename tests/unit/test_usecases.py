@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 
+from devtools.events import s3_event, sqs_batch
+from service.core.pacing import WINDOW_MARGIN, WINDOW_SECONDS
 from service.errors import NanonetsQuotaExceeded, NanonetsRateLimited, NanonetsUnavailable, PayloadRejected
 from service.models.ledger import SubmissionClaim
 from service.usecases.submit import submission_metadata
-from tests.unit.usecase_kit import INPUT, OUTPUT, box, make_kit, webhook
+from tests.unit.usecase_kit import INPUT, OUTPUT, START, box, make_kit, webhook
 
 # ---- submit ----
 
@@ -258,6 +261,48 @@ def test_documents_over_the_page_budget_wait_their_turn_and_are_never_quarantine
     kit.clock.advance(61)
     assert kit.service.submit.submit(sources[2]).status == "submitted"
     assert len(kit.ocr.submitted) == 3
+
+
+def test_a_wait_under_a_second_is_slept_through_rather_than_sent_back_to_the_queue() -> None:
+    kit = make_kit(nanonets_pages_per_minute=1)
+    first, second = kit.drop("incoming/a.pdf"), kit.drop("incoming/b.pdf")
+    assert kit.service.submit.submit(first).status == "submitted"
+    kit.clock.advance(60.5)  # the next slot opens at 61 s: a window and its margin after the first
+    assert kit.service.submit.submit(second).status == "submitted"
+    assert kit.clock.slept == [pytest.approx(0.5)]
+
+
+def test_a_document_back_late_for_its_slot_pushes_the_next_one_back_as_late() -> None:
+    """SQS brings a held-back message back in whole seconds and a poller takes a moment: the page is counted
+    when it is submitted, so the slot planned after it moves too, and Nanonets never sees two pages of a
+    one-page budget inside one minute."""
+    kit = make_kit(nanonets_pages_per_minute=1)
+    sources = [kit.drop(f"incoming/p{i}.pdf") for i in range(3)]
+    outcomes = [kit.service.submit.submit(s) for s in sources]
+    assert [o.status for o in outcomes] == ["submitted", "failed", "failed"]
+    kit.clock.advance(63)  # the second comes back 2 s after its slot (61 s)
+    assert kit.service.submit.submit(sources[1]).status == "submitted"
+    kit.clock.advance(59)  # the third, on time for its slot planned at 122 s: 59 s after the second's page
+    held = kit.service.submit.submit(sources[2])
+    assert held.status == "failed" and held.retry_after == pytest.approx(2, abs=0.1)
+    kit.clock.advance(2)
+    assert kit.service.submit.submit(sources[2]).status == "submitted"
+    assert len(kit.ocr.submitted) == 3
+
+
+def test_held_back_queue_messages_ask_to_come_back_at_their_slots_not_after_their_batch() -> None:
+    """Times, not delays: a batch whose other documents take long to handle must not make one late."""
+    kit = make_kit(nanonets_pages_per_minute=1)
+    kit.service.submit.submit(kit.drop("incoming/a.pdf"))
+    bodies = [
+        (f"m-{name}", json.dumps(s3_event(INPUT, kit.drop(f"incoming/{name}.pdf").key))) for name in "bc"
+    ]
+    summary = kit.service.intake.handle(sqs_batch(bodies), confirm=lambda url: None)
+    slot = WINDOW_SECONDS * (1 + WINDOW_MARGIN)
+    assert summary.retry_messages == {
+        "m-b": START + timedelta(seconds=slot),
+        "m-c": START + timedelta(seconds=2 * slot),
+    }
 
 
 def test_a_429_pauses_every_submission_for_at_least_30_seconds_then_backs_off() -> None:

@@ -20,6 +20,7 @@ from service.ports import PacingSnapshot
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 12
+SHORT_WAITS = 3  # sleeps for one decision; past them the caller is told to come back
 
 
 class SharedPacer:
@@ -65,6 +66,17 @@ class SharedPacer:
         raise StorageUnavailable(f"pacing state of model {model_id} kept changing under concurrent writers")
 
     def acquire(self, model_id: str, ticket: str, pages: int = 1) -> PaceDecision:
+        """The decision for `ticket`. A wait for the budget shorter than a second is slept through here:
+        a queue can bring a message back only in whole seconds, so sending it back would cost a receive
+        and up to a second more."""
+        for _ in range(SHORT_WAITS):
+            decision = self._reserve(model_id, ticket, pages)
+            if decision.hold != "rate" or decision.wait_seconds > pacing.SHORT_WAIT_SECONDS:
+                return decision
+            self._sleep(decision.wait_seconds)
+        return self._reserve(model_id, ticket, pages)
+
+    def _reserve(self, model_id: str, ticket: str, pages: int) -> PaceDecision:
         budget = self._budget_of(model_id)
         state, decision = self._update(
             model_id,
@@ -135,7 +147,7 @@ class SharedPacer:
         return PacingSnapshot(
             model_id=model_id,
             pages_per_minute=self._budget_of(model_id),
-            backlog=pacing.backlog(state, now=now),
+            backlog=pacing.backlog(state),
             cooldown_seconds_left=round(max((state.cooldown_until or now) - now, 0.0), 1),
             quota_stopped_since=datetime.fromtimestamp(stopped, UTC) if stopped is not None else None,
             quota_probe_seconds_left=round(max((state.quota_probe_at or now) - now, 0.0), 1),
