@@ -141,9 +141,9 @@ def build(
         objects, output_bucket=settings.output_bucket, analytics_prefix=settings.analytics_prefix, state=state
     )
     downstream = Downstream(outbox, analytics, stores, routes, settings.output_bucket)
-    # Built whether or not the console is served: its edits are laid over every output either way. With
-    # several routes the console re-validates an edit by the first route's rules (docs/REVIEW.md).
-    review = ReviewHooks.build(settings, objects, stores, ocr, routes.routes[0].rules, clock)
+    # Built whether or not the console is served: its edits are laid over every output either way, and
+    # validated again by the rules of the document's route.
+    review = ReviewHooks.build(settings, objects, stores, ocr, routes, clock)
     quarantine = Quarantiner(stores.quarantine, clock, review, recorder, downstream)
     submit = SubmitDocument(
         stores,

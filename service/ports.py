@@ -227,7 +227,9 @@ class ReviewDecisions(Protocol):
     the service writes, so a late or repeated webhook never undoes them. Applied whether or not the
     console is served: turning it off must not let old edits be overwritten."""
 
-    def apply(self, request_file_id: str, document: NormalizedDocument) -> NormalizedDocument: ...
+    def apply(self, record: LedgerRecord, document: NormalizedDocument) -> NormalizedDocument:
+        """`document` (of `record`) with the console's decisions on top, validated by the record's route."""
+        ...
 
 
 class AttentionQueue(Protocol):

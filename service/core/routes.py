@@ -112,6 +112,10 @@ class Routes(BaseModel):
     def named(self, name: str) -> Route | None:
         return next((route for route in self.routes if route.name == name), None)
 
+    def recorded(self, name: str, key: str) -> Route | None:
+        """The route a ledger record names; one gone from the routes file since: the route of its key now."""
+        return self.named(name) or self.route_for(key)
+
     def pages_per_minute(self, model_id: str) -> int | None:
         """The page budget of a model (routes of one model share one budget)."""
         return next((r.pages_per_minute for r in self.routes if r.model_id == model_id), None)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from service.core.routes import Routes
 from service.core.rules import Rules
 from service.errors import NanonetsError, StorageUnavailable
 from service.models.document import NormalizedDocument
@@ -74,16 +75,21 @@ class ReviewActions:
     records: ReviewRecords
     attention: AttentionIndex
     ocr: Ocr
-    rules: Rules | None
+    routes: Routes  # a record's route has the rules its edits are validated by
     clock: Clock
     push_to_nanonets: bool = False
     min_confidence: float = 0.8
+
+    def rules_of(self, record: LedgerRecord) -> Rules | None:
+        """The rules of the record's route: the ones completion validated the document by."""
+        route = self.routes.recorded(record.route, record.source.key)
+        return route.rules if route else None
 
     # ---- the three actions ----
 
     def edit_field(self, request_file_id: str, label: str, value: str, *, by: str) -> ActionResult:
         record, document = self._reviewable(request_file_id)
-        if label not in editable_labels(document, self.rules):
+        if label not in editable_labels(document, self.rules_of(record)):
             raise ActionRefused(f"the document has no field {label!r}")
         if len(value) > MAX_VALUE_CHARS:
             raise ActionRefused(f"a value is at most {MAX_VALUE_CHARS} characters")
@@ -170,11 +176,12 @@ class ReviewActions:
         self.attention.mark(
             record.request_file_id,
             attention_reasons(
-                document, rules=self.rules, min_confidence=self.min_confidence, overrides=overrides
+                document, rules=self.rules_of(record), min_confidence=self.min_confidence, overrides=overrides
             ),
             codes=[issue.code for issue in document.validation.issues],
             source=record.source,
             output_key=record.output_key,
+            route=record.route,
         )
         error = self._push(record, overrides, fields=push_fields, approve=push_approve, by=by)
         return ActionResult(document=document, wrote_output=wrote, push_error=error)
@@ -187,7 +194,7 @@ class ReviewActions:
                 raise NotReviewable("the output disappeared")
             current = _own_output(record, found.body)
             overrides, _ = self.records.read_overrides(record.request_file_id)  # after the ETag: see above
-            updated = apply_overrides(current, overrides, self.rules)
+            updated = apply_overrides(current, overrides, self.rules_of(record))
             if document_digest(updated) == document_digest(current):
                 return current, False, overrides
             updated = updated.model_copy(update={"processed_at": utc_iso(self.clock())})

@@ -1,7 +1,7 @@
 """The review console as completion, quarantine and reconcile see it: one object implementing the ports
 `ReviewDecisions`, `AttentionQueue` and `ReviewPushes` (service/ports.py), built by `bootstrap.build`.
 
-    document = hooks.apply(request_file_id, document)   # CompleteFile: before the digest, again after ETag
+    document = hooks.apply(record, document)            # CompleteFile: before the digest, again after ETag
     hooks.document_written(record, document)            # CompleteFile: after the output is written
     hooks.superseded(record)                            # CompleteFile: newer content of the source won
     hooks.quarantined(quarantine_record)                # Quarantiner.put
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.adapters.s3.bucket import StateBucket
-from service.core.rules import Rules
+from service.core.routes import Routes
 from service.models.document import NormalizedDocument
 from service.models.ledger import LedgerRecord, QuarantineRecord
 from service.ports import Clock, ObjectStore, Ocr, PushRetries, StateStores
@@ -40,7 +40,7 @@ class ReviewHooks:
         objects: ObjectStore,
         stores: StateStores,
         ocr: Ocr,
-        rules: Rules | None,
+        routes: Routes,
         clock: Clock,
     ) -> ReviewHooks:
         state = StateBucket(objects, settings.state_bucket_name, settings.state_prefix)
@@ -50,7 +50,7 @@ class ReviewHooks:
             records=ReviewRecords(state),
             attention=AttentionIndex(state, clock),
             ocr=ocr,
-            rules=rules,
+            routes=routes,
             clock=clock,
             push_to_nanonets=settings.review_push_to_nanonets,
             min_confidence=settings.auto_approve_min_confidence,
@@ -59,12 +59,13 @@ class ReviewHooks:
 
     # ---- ReviewDecisions ----
 
-    def apply(self, request_file_id: str, document: NormalizedDocument) -> NormalizedDocument:
-        """The document with the console's edits and decision on top (unchanged when there are none)."""
-        if not SAFE_ID.fullmatch(request_file_id):
+    def apply(self, record: LedgerRecord, document: NormalizedDocument) -> NormalizedDocument:
+        """The document with the console's edits and decision on top (unchanged when there are none),
+        validated again by the rules of the record's route."""
+        if not SAFE_ID.fullmatch(record.request_file_id):
             return document  # never a document of the console: its URLs refuse such ids
-        overrides, _ = self.actions.records.read_overrides(request_file_id)
-        return apply_overrides(document, overrides, self.actions.rules)
+        overrides, _ = self.actions.records.read_overrides(record.request_file_id)
+        return apply_overrides(document, overrides, self.actions.rules_of(record))
 
     # ---- AttentionQueue ----
 
@@ -81,7 +82,10 @@ class ReviewHooks:
             else None
         )
         reasons = attention_reasons(
-            document, rules=actions.rules, min_confidence=actions.min_confidence, overrides=overrides
+            document,
+            rules=actions.rules_of(record),
+            min_confidence=actions.min_confidence,
+            overrides=overrides,
         )
         actions.attention.mark(
             record.request_file_id,
@@ -89,6 +93,7 @@ class ReviewHooks:
             codes=[issue.code for issue in document.validation.issues],
             source=record.source,
             output_key=record.output_key,
+            route=record.route,
         )
 
     def superseded(self, record: LedgerRecord) -> None:
@@ -109,6 +114,7 @@ class ReviewHooks:
             attention_reasons(None, quarantine=quarantined),
             source=record.source,
             output_key=record.output_key,
+            route=record.route,
             detail=quarantined.reason,
         )
 

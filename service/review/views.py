@@ -320,7 +320,7 @@ def document(request_file_id: str) -> BaseResponse:
     if not 0 <= page < page_count:
         abort(404, "no such page")
     overrides, _ = console.records.read_overrides(file_id)
-    route = console.service.routes.named(record.route) or console.service.routes.route_for(record.source.key)
+    route = console.service.routes.recorded(record.route, record.source.key)
     rules, bar = (route.rules if route else None), console.service.settings.auto_approve_min_confidence
     rows = field_rows(doc, rules, bar) if doc else []
     size, render_error = _page_size(console, record, doc, page)

@@ -139,7 +139,7 @@ class CompleteFile:
 
     def _rules_of(self, record: LedgerRecord) -> Rules | None:
         """The rules of the record's route; a route gone from the routes file since: the key's route now."""
-        route = self._routes.named(record.route) or self._routes.route_for(record.source.key)
+        route = self._routes.recorded(record.route, record.source.key)
         return route.rules if route else None
 
     def _wait_for_record(self, prediction: FilePrediction) -> LedgerRecord | None:
@@ -238,7 +238,7 @@ class CompleteFile:
             processed_at=now,
         )
         # A person's edit or decision in the review console outlives any later webhook.
-        document = self._decisions.apply(record.request_file_id, document)
+        document = self._decisions.apply(record, document)
         if self._should_auto_approve(document, rules):
             document = self._auto_approve(document, record.model_id)
         outcome = FileOutcome(
@@ -300,7 +300,7 @@ class CompleteFile:
         for attempt in range(OUTPUT_WRITE_ATTEMPTS):
             if attempt > 0 or record.output_digest is not None:
                 current = outputs.read(record.output_key)
-                document = self._decisions.apply(record.request_file_id, document)
+                document = self._decisions.apply(record, document)
                 if current is not None and _output_digest(current.body) == document_digest(document):
                     return document, False
                 expected = current.etag if current else None

@@ -14,7 +14,7 @@ from service.errors import NanonetsUnavailable
 from service.review.actions import NotReviewable, ReviewActions
 from service.review.attention import QueueFilter
 from tests.fakes import InMemoryObjectStore
-from tests.unit.usecase_kit import OUTPUT, Kit, box, make_kit
+from tests.unit.usecase_kit import OUTPUT, Kit, box, make_kit, two_routes, webhook
 
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
 CONSOLE = {"validation_rules": RULES, "review_enabled": True}
@@ -187,3 +187,20 @@ def test_an_older_submission_cannot_act_on_the_output_newer_content_wrote() -> N
     with pytest.raises(NotReviewable, match="newer content of the same source"):
         actions(kit).approve(older, by="ana")
     assert kit.output(output)["review"] == "pending"
+
+
+def test_an_invoice_is_reviewed_by_its_own_route_rules_and_found_by_its_route() -> None:
+    kit = make_kit(routes=two_routes(), review_enabled=True)  # receipts first, invoices second
+    file_id = kit.service.submit.submit(kit.drop("incoming/invoices/f-1.pdf")).request_file_id
+    assert file_id
+    invoice = [box("numero_factura", "SL-1"), box("fecha", "12/11/2026"), box("proveedor", "Levante")]
+    kit.service.complete.receive_webhook(webhook(file_id, boxes=[*invoice, box("total", "330,81", 0.3)]))
+    assert queued(kit, route="invoices") == [file_id] and queued(kit, route="receipts") == []
+
+    actions(kit).edit_field(file_id, "base_imponible", "273,40", by="ana")  # a field of the invoice rules
+    result = actions(kit).edit_field(file_id, "total", "330,81", by="ana")  # confirmed: no longer low
+
+    fields, validation = result.document.fields, result.document.validation
+    assert (fields["base_imponible"].normalized, fields["base_imponible"].type) == (273.4, "amount")
+    assert [(issue.field, issue.code) for issue in validation.issues] == [("lineas_detalle", "missing")]
+    assert queued(kit, route="invoices") == [file_id]  # the invoice rules still want its lines
