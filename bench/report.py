@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.burst_bench import BurstReport, BurstRun
+from bench.burst_bench import BurstReport, PacedRun
 from bench.coldstart_bench import OPTIONAL, ColdReport
 from bench.common import Machine, median
 from bench.floor_app import FIRST_DELIVERY_CALLS, REPEAT_CALLS
@@ -108,19 +108,32 @@ def goals(
             )
         )
     if burst:
-        run = burst.limited
-        assert run.rate_limit
-        ratio = run.rate / run.rate_limit
-        met, margin = at_least(ratio, 0.9)
-        found.append(
-            Goal("3", "submissions/s / R >= 0.9", f"{ratio:.2f} (R = {run.rate_limit:g}/s)", met, margin)
-        )
-        clean = run.lost == 0 and run.duplicates == 0 and run.records_missing == 0
+        run, poll = burst.paced, burst.paced.poll
+        assert poll is not None
+        met, margin = at_most(run.ratio, 1.1)
         found.append(
             Goal(
                 "3",
-                "zero lost, zero duplicates",
-                f"lost {run.lost}, duplicates {run.duplicates}, records missing {run.records_missing}",
+                "paced burst: completion time / (pages / limit) <= 1.1",
+                f"{run.ratio:.2f} ({run.documents} pages at {run.pages_per_minute}/min, "
+                f"a {run.window_seconds:g} s minute)",
+                met,
+                margin,
+            )
+        )
+        clean = (
+            poll.in_dlq == 0
+            and run.lost == 0
+            and run.duplicates == 0
+            and run.records_missing == 0
+            and not poll.timed_out
+        )
+        found.append(
+            Goal(
+                "3",
+                "0 in the DLQ, 0 lost, 0 duplicates",
+                f"DLQ {poll.in_dlq}, lost {run.lost}, duplicates {run.duplicates}, "
+                f"records missing {run.records_missing}" + (", timed out" if poll.timed_out else ""),
                 clean,
                 "" if clean else "see table 3",
             )
@@ -304,38 +317,66 @@ def section_normalize(rows: list[Row]) -> list[str]:
     return [*out, ""]
 
 
-def _burst_row(name: str, run: BurstRun) -> str:
-    limit = f"{run.rate_limit:g}" if run.rate_limit else "none"
-    ratio = f"**{run.rate / run.rate_limit:.2f}**" if run.rate_limit else ""
+def _burst_row(name: str, run: PacedRun) -> str:
+    poll = run.poll
+    assert poll is not None
+    limit = f"{run.pages_per_minute}" if run.pages_per_minute else "none"
+    ideal = f"{run.ideal_seconds:.1f}" if run.pages_per_minute else ""
+    ratio = f"**{run.ratio:.2f}**" if run.pages_per_minute else f"({run.rate:.1f} documents/s)"
     statuses = ", ".join(f"{k}: {v}" for k, v in run.status_counts.items())
+    timed_out = " (timed out)" if poll.timed_out else ""
     return (
-        f"| {name} | {run.events:,} | {limit} | {run.seconds:.1f} | {run.accepted:,} | {run.rate:.1f} "
-        f"| {ratio} "
-        f"| {statuses} | {run.redelivered} | {run.lost} | {run.duplicates} | {run.records_missing} |"
+        f"| {name} | {run.documents:,} | {limit} | {ideal} | {run.seconds:.1f}{timed_out} | {ratio} "
+        f"| {statuses} | {poll.batches} | {poll.redeliveries} | {poll.delayed_redeliveries} "
+        f"| {poll.max_receive_count} | {poll.in_dlq} | {run.lost} | {run.duplicates} "
+        f"| {run.records_missing} |"
     )
 
 
 def section_burst(report: BurstReport) -> list[str]:
+    paced, poll = report.paced, report.paced.poll
+    assert poll is not None
     return [
-        "## 3. Burst intake",
+        "## 3. Paced burst",
         "",
-        f"S3 ObjectCreated events for one-page documents, as SQS messages in batches of 10, handled by "
-        f"`service.aws_lambda.events_handler` in {report.concurrency} worker processes (Lambda's SQS poller "
-        f"starts with 5 concurrent batches; each process imports the handler once and is warmed with one "
-        f"event first). Messages listed in `batchItemFailures` are queued again. The emulator answers 429 "
-        f"with Retry-After past `rate_limit_rps` = R (a token bucket that starts full); the client retries "
-        f"(urllib3 Retry, Retry-After honoured). Exactly-once is checked afterwards: one emulator file and "
-        f"one ledger record (`_state/files/<id>.json`, naming the key) per document. S3 here is "
-        f"`bench/s3stub.py` (see Notes).",
+        f"{paced.documents} one-page documents at once through the Lambda events path against a "
+        f"pages-per-minute limit, time scaled by {paced.time_scale:g} (a minute lasts "
+        f"{paced.window_seconds:g} s). Their S3 "
+        f"notifications go to a real SQS queue (moto server) made as `serverless.yml` makes it: "
+        f"VisibilityTimeout {paced.visibility_timeout} s (scaled, never below the events function's own "
+        f"timeout), RedrivePolicy maxReceiveCount "
+        f"{paced.max_receive_count} to a DLQ. A poller plays Lambda's (`devtools/lambda_sqs.py`): "
+        f"{report.concurrency} warm containers (processes that import `service.aws_lambda` once), each fed "
+        f"batches of up to 10 by `ReceiveMessage`; the messages not listed in `batchItemFailures` are "
+        f"deleted, the others come back when their visibility ends: after the queue's timeout, or after the "
+        f"delay the service set with `ChangeMessageVisibility` for a document held back by pacing. The "
+        f"emulator limits the model to the same pages per minute over a sliding (scaled) minute and answers "
+        f"429 with no Retry-After above it, as live Nanonets; the service has the budget, the window and a "
+        f"429 pause of 30 scaled seconds (`NANONETS_PAGES_PER_MINUTE`, `NANONETS_PACING_WINDOW_SECONDS`, "
+        f"`NANONETS_429_PAUSE_SECONDS`); the handler's own work is not scaled (see Notes). S3 is "
+        f"`bench/s3stub.py`; the service's SQS calls reach moto through `AWS_ENDPOINT_URL_SQS`. "
+        f"Webhooks are off: a document is done when its "
+        f"message is deleted, and the completion time runs from the first message sent to the last one "
+        f"deleted. Exactly-once is checked afterwards: one emulator file and one ledger record "
+        f"(`_state/files/<id>.json`, naming the key) per document.",
         "",
-        "| run | events | R /s | seconds | accepted | submissions/s | / R | LabelUrls answers | redelivered "
+        "| run | documents | pages/min | pages / limit s | completion s | completion / (pages / limit) "
+        "| LabelUrls answers | batches | redeliveries | delayed by the service | max receive count | DLQ "
         "| lost | duplicates | records missing |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
         _burst_row("capacity (no limit)", report.capacity),
-        _burst_row("burst against R", report.limited),
+        _burst_row("paced burst", paced),
         "",
-        "R is set to half the capacity measured just before (at most 25/s), so the ratio measures behaviour "
-        "under the limit rather than the pipeline's own speed.",
+        f"*Redeliveries* are receives with ApproximateReceiveCount > 1; *delayed by the service* are those "
+        f"that followed a ChangeMessageVisibility the service made (counted on botocore's hooks in each "
+        f"container: {poll.visibility_changes} accepted), the rest waited out the queue's own timeout "
+        f"({poll.undelayed_failures} failures left to it). Messages back before the delay they were given: "
+        f"{poll.early_returns}. The capacity run has no limit anywhere, so the limit can be seen to sit "
+        f"below what the path does by itself: {paced.limit_rate:.1f} documents/s against "
+        f"{report.capacity.rate:.1f}. This table replaces the earlier burst against the emulator's "
+        f"`rate_limit_rps` (a requests-per-second token bucket with Retry-After, redelivering at once): "
+        f"live Nanonets limits pages per minute and sends no Retry-After.",
         "",
     ]
 
@@ -413,9 +454,9 @@ def section_memory(report: MemoryReport) -> list[str]:
         "## 5. Worker memory",
         "",
         f"A fresh gunicorn service (2 workers, same config), idle, then webhooks from wrk until "
-        f"{report.target:,} requests: the first {report.first_deliveries:,} are first deliveries of the "
-        "files of table 3, the rest repeats. RSS (and USS: pages only that worker holds) of each worker "
-        "from /proc after each chunk. S3 on `bench/s3stub.py`.",
+        f"{report.target:,} requests: the first {report.first_deliveries:,} are first deliveries of "
+        "one-page files submitted through the service just before, the rest repeats. RSS (and USS: pages "
+        "only that worker holds) of each worker from /proc after each chunk. S3 on `bench/s3stub.py`.",
         "",
         "| requests | worker RSS MiB | worker USS MiB | req/s in chunk |",
         "| ---: | --- | --- | ---: |",
