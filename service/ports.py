@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 from service.core.pacing import PaceDecision
 from service.models.completion import CompletionEvent
 from service.models.document import NormalizedDocument
-from service.models.ledger import LedgerRecord, LedgerStatus, QuarantineRecord, SubmissionClaim
+from service.models.ledger import IndexedStatus, LedgerRecord, LedgerStatus, QuarantineRecord, SubmissionClaim
 from service.models.source import SourceRef, StoredSource
 
 # ---- the one low-level storage port ----
@@ -114,7 +114,9 @@ class Ledger(Protocol):
 
     def put(self, record: LedgerRecord, *, previous_status: LedgerStatus | None = None) -> None: ...
 
-    def entries(self, status: LedgerStatus, limit: int | None = None) -> Iterator[IndexEntry]: ...
+    def entries(self, status: IndexedStatus, limit: int | None = None) -> Iterator[IndexEntry]: ...
+
+    def records(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,7 @@ class AnalyticsDataset(Protocol):
     """The flat dataset for analysts (core/analytics.py): one rows object per document, rewritten with
     its output; documents whose rows could not be written are remembered until reconcile writes them."""
 
-    def write(self, document: NormalizedDocument, route: str) -> str: ...
+    def write(self, document: NormalizedDocument, route: str, day: date | None = None) -> str: ...
 
     def mark_behind(self, request_file_id: str) -> None: ...
 

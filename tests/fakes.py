@@ -36,6 +36,8 @@ class InMemoryObjectStore:
         self._lock = threading.Lock()
         self._clock = clock
         self.puts: list[tuple[str, str]] = []  # (bucket, key) of every write that went through
+        # (method, key) of every request, as S3 would count them: conditional writes that fail included.
+        self.calls: list[tuple[str, str]] = []
         # Writes of keys under these prefixes fail as if S3 were down there (StorageUnavailable).
         self.failing_prefixes: set[str] = set()
 
@@ -46,6 +48,7 @@ class InMemoryObjectStore:
         return self._buckets.setdefault(bucket, {})
 
     def get(self, bucket: str, key: str) -> StoredObject | None:
+        self.calls.append(("GET", key))
         with self._lock:
             entry = self._bucket(bucket).get(key)
             if entry is None:
@@ -63,6 +66,7 @@ class InMemoryObjectStore:
         content_type: str = JSON_CONTENT_TYPE,
         metadata: Mapping[str, str] | None = None,
     ) -> str | None:
+        self.calls.append(("PUT", key))
         if any(key.startswith(prefix) for prefix in self.failing_prefixes):
             raise StorageUnavailable(f"S3 put {key} failed: ServiceUnavailable")
         with self._lock:
@@ -80,12 +84,14 @@ class InMemoryObjectStore:
             return etag
 
     def delete(self, bucket: str, key: str) -> None:
+        self.calls.append(("DELETE", key))
         with self._lock:
             self._bucket(bucket).pop(key, None)
 
     def list(
         self, bucket: str, prefix: str, *, start_after: str | None = None, limit: int | None = None
     ) -> Iterator[ListedObject]:
+        self.calls.append(("LIST", prefix))
         with self._lock:
             keys = sorted(k for k in self._bucket(bucket) if k.startswith(prefix) and k > (start_after or ""))
             listed = [
@@ -95,6 +101,7 @@ class InMemoryObjectStore:
         yield from listed[:limit] if limit is not None else listed
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> StoredSource | None:
+        self.calls.append(("HEAD", key))
         with self._lock:
             entry = self._bucket(bucket).get(key)
         if entry is None:

@@ -6,7 +6,7 @@ that and the older `+00:00` form.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -16,6 +16,9 @@ from service.models.source import SourceRef
 
 LedgerStatus = Literal["pending", "done", "failed", "superseded"]
 LEDGER_STATUSES: tuple[LedgerStatus, ...] = ("pending", "done", "failed", "superseded")
+# The statuses listed by an index (ledger adapters): "done" is counted, never listed.
+IndexedStatus = Literal["pending", "failed", "superseded"]
+INDEXED_STATUSES: tuple[IndexedStatus, ...] = ("pending", "failed", "superseded")
 ClaimState = Literal["submitting", "submitted"]
 QuarantineKind = Literal["webhook", "event", "submission"]
 
@@ -55,6 +58,12 @@ class LedgerRecord(_Record):
     # Digest of the last written document without its processed_at: a repeat that would write the same
     # document writes nothing.
     output_digest: str | None = None
+    # Digest of the last document normalized from a prediction, before the console's edits and the
+    # auto-approval: a repeated webhook is recognised from it without reading anything else.
+    normalized_digest: str | None = None
+    # The analytics partition (dt=) of the source's rows: the day of its first submission, or that of the
+    # older version whose output it replaced (None in records of 1.0: the partition marker says).
+    analytics_day: date | None = None
     raw_keys: list[str] = Field(default_factory=list)
     reason: str | None = None
 

@@ -124,7 +124,7 @@ class CompleteFile:
         if record is None:
             return self._quarantine_unknown(prediction, raw_key)
         with record_context(record):
-            if self._is_superseded(record):
+            if record.status == "superseded":
                 return self._mark_superseded(record, raw_key)
             return self._write_output(record, prediction, raw_key)
 
@@ -198,16 +198,6 @@ class CompleteFile:
         )
         return FileOutcome(request_file_id=prediction.request_file_id, outcome="quarantined", reason=reason)
 
-    def _is_superseded(self, record: LedgerRecord) -> bool:
-        """True when the source now holds other content than what this prediction was made from."""
-        if record.status == "superseded":
-            return True
-        current = record.source.model_copy(update={"version_id": None})
-        head = self._stores.sources.head(current)
-        if head is None:
-            return False  # deleted since: keep the output of the last content we saw
-        return head.ref.token != record.source_token
-
     def _mark_superseded(self, record: LedgerRecord, raw_key: str) -> FileOutcome:
         reason = "the source object was overwritten by newer content; its own submission wins"
         if record.status != "superseded":
@@ -237,20 +227,31 @@ class CompleteFile:
             review=merge_review(record.review, prediction.review),
             processed_at=now,
         )
-        # A person's edit or decision in the review console outlives any later webhook.
-        document = self._decisions.apply(record, document)
-        if self._should_auto_approve(document, rules):
-            document = self._auto_approve(document, record.model_id)
+        normalized = document_digest(document)
         outcome = FileOutcome(
             request_file_id=record.request_file_id,
             outcome="unchanged",
             output_key=record.output_key,
-            review=document.review,
-            validation=document.validation.status,
+            review=record.review,
+            validation=record.validation_status,
+        )
+        if record.status == "done" and record.normalized_digest == normalized:
+            return outcome  # a repeat: what this prediction makes was written, and what came after stays
+        if record.output_digest is not None:
+            # A person's edit or decision in the review console outlives any later webhook (the console only
+            # acts on a written output: before the first one there is nothing to read).
+            document = self._decisions.apply(record, document)
+        if self._should_auto_approve(document, rules):
+            document = self._auto_approve(document, record.model_id)
+        outcome = outcome.model_copy(
+            update={"review": document.review, "validation": document.validation.status}
         )
         if record.status == "done" and record.output_digest == document_digest(document):
             return outcome
-        document, wrote = self._put_output_once(record, document)
+        written = self._put_output_once(record, document)
+        if written.superseded:
+            return self._mark_superseded(record, raw_key)
+        document, record = written.document, written.record
         digest = document_digest(document)
         outcome = outcome.model_copy(
             update={"review": document.review, "validation": document.validation.status}
@@ -264,6 +265,7 @@ class CompleteFile:
                 "review": document.review,
                 "validation_status": document.validation.status,
                 "output_digest": digest,
+                "normalized_digest": normalized,
                 "updated_at": now,
                 "raw_keys": _with(record.raw_keys, raw_key),
                 "reason": None,
@@ -271,7 +273,7 @@ class CompleteFile:
         )
         self._stores.ledger.put(updated, previous_status=record.status)
         self._attention.document_written(updated, document)
-        if not wrote:
+        if not written.wrote:
             return outcome  # "unchanged": a concurrent delivery wrote this very document a moment ago
         log_state_change(
             "output_written",
@@ -285,29 +287,49 @@ class CompleteFile:
             self._metrics.submission_to_output_seconds((now - record.submitted_at).total_seconds())
         return outcome.model_copy(update={"outcome": "written"})
 
-    def _put_output_once(
-        self, record: LedgerRecord, document: NormalizedDocument
-    ) -> tuple[NormalizedDocument, bool]:
-        """Write the output with a conditional PUT: (the document written or found, written?); not
-        written when the output already holds this document.
+    def _put_output_once(self, record: LedgerRecord, document: NormalizedDocument) -> _OutputWrite:
+        """Write the output with a conditional PUT, unless it already holds this document, or the output of
+        a newer version of the same source.
 
         A first completion tries If-None-Match (one request); otherwise the current output is read and
         replaced only if unchanged since. The console's decisions are read again after that read: an edit
         saved before it is in what we write, one saved after it rewrites the output itself (the console
-        reads the output, then the decisions), which makes our If-Match fail and this loop go round."""
+        reads the output, then the decisions), which makes our If-Match fail and this loop go round.
+
+        The source is not asked on every webhook whether it changed since (a HEAD each): only when the
+        output holds another version of it. An older version's output is replaced, its analytics partition
+        handed on (`_OutputWrite.record`); a newer one's makes ours superseded. (Until a newer version's
+        output is written, an older version's result is written: the newer one replaces it when it comes.)"""
         outputs = self._stores.outputs
         expected: str | None = None  # None: "only if absent"
         for attempt in range(OUTPUT_WRITE_ATTEMPTS):
             if attempt > 0 or record.output_digest is not None:
                 current = outputs.read(record.output_key)
+                written = _parse_output(current.body) if current else None
+                if written is not None and written.source.token != record.source_token:
+                    replacing = self._replacing(record, written)
+                    if replacing is None:
+                        return _OutputWrite(document, record, wrote=False, superseded=True)
+                    record = replacing
                 document = self._decisions.apply(record, document)
-                if current is not None and _output_digest(current.body) == document_digest(document):
-                    return document, False
+                if written is not None and document_digest(written) == document_digest(document):
+                    return _OutputWrite(document, record, wrote=False)
                 expected = current.etag if current else None
             if outputs.write(record.output_key, document.to_json_bytes(), if_match=expected):
-                return document, True
+                return _OutputWrite(document, record, wrote=True)
             time.sleep(0.05 * attempt)
         raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry later")
+
+    def _replacing(self, record: LedgerRecord, written: NormalizedDocument) -> LedgerRecord | None:
+        """`written` is the output of another version of the source: `record` to write over it, with the
+        analytics partition of the document it replaces; None when ours is not the source's current
+        version (superseded). The source is asked only here, when two versions meet in one output."""
+        head = self._stores.sources.head(record.source.model_copy(update={"version_id": None}))
+        if head is not None and head.ref.token != record.source_token:
+            return None  # deleted since (no head): keep the output of the last content we saw
+        other = self._stores.ledger.get(written.nanonets.request_file_id)
+        # No record of ours names it (written by 1.0, or by hand): the 1.0 partition marker decides.
+        return record.model_copy(update={"analytics_day": other.analytics_day if other else None})
 
     def _should_auto_approve(self, document: NormalizedDocument, rules: Rules | None) -> bool:
         config = self._config
@@ -352,11 +374,21 @@ def document_digest(document: NormalizedDocument) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _output_digest(body: bytes) -> str | None:
+def _parse_output(body: bytes) -> NormalizedDocument | None:
     try:
-        return document_digest(NormalizedDocument.model_validate_json(body))
+        return NormalizedDocument.model_validate_json(body)
     except ValueError:
         return None  # not one of our documents (edited by hand?): it is replaced
+
+
+@dataclass(frozen=True)
+class _OutputWrite:
+    """What `_put_output_once` did: the document written or found, and the record to carry on with."""
+
+    document: NormalizedDocument
+    record: LedgerRecord
+    wrote: bool
+    superseded: bool = False
 
 
 def decode_json(body: bytes) -> object:

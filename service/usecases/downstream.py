@@ -52,8 +52,9 @@ class Downstream:
     # ---- at the moment of the change ----
 
     def output_written(self, record: LedgerRecord, document: NormalizedDocument, digest: str) -> None:
-        """`record` as it was before this write (its review tells a review from a completion)."""
-        self._write_rows(record.request_file_id, document, record.route)
+        """`record` as it was before this write (its review tells a review from a completion), with the
+        analytics day of this write."""
+        self._write_rows(record, document)
         if self._outbox is None:
             return
         event = document_event(
@@ -80,9 +81,10 @@ class Downstream:
         )
         self._outbox.publish_or_park(event)
 
-    def _write_rows(self, request_file_id: str, document: NormalizedDocument, route: str) -> None:
+    def _write_rows(self, record: LedgerRecord, document: NormalizedDocument) -> None:
+        request_file_id = record.request_file_id
         try:
-            self._analytics.write(document, route)
+            self._analytics.write(document, record.route, record.analytics_day)
         except Exception as error:  # rows must never fail the document: reconcile writes them later
             log.warning(
                 "analytics rows not written; reconcile writes them",
@@ -114,7 +116,7 @@ class Downstream:
             )
             return False
         try:
-            self._analytics.write(document, record.route)
+            self._analytics.write(document, record.route, record.analytics_day)
         except StorageUnavailable as error:
             log.warning(
                 "analytics rows still not written",

@@ -186,6 +186,7 @@ class SubmitDocument:
             submitted_at=now,
             updated_at=now,
             output_key=route.output_key(source.key),
+            analytics_day=now.date(),
         )
         self._stores.ledger.put(record)
         done = claim.model_copy(update={"state": "submitted", "request_file_id": request_file_id})

@@ -120,7 +120,10 @@ def test_state_repositories_behave_alike(objects: ObjectStore) -> None:
     stores.ledger.put(record)
     stores.ledger.put(record.model_copy(update={"status": "done"}), previous_status="pending")
     assert [e.request_file_id for e in stores.ledger.entries("pending")] == []
-    assert len(list(stores.ledger.entries("done"))) == 1
+    assert stores.ledger.records() == 1
+    stores.ledger.put(record.model_copy(update={"request_file_id": "f2", "status": "failed"}))
+    assert [e.request_file_id for e in stores.ledger.entries("failed")] == ["f2"]
+    assert stores.ledger.records() == 2
     assert stores.ledger.get("f/1") == record.model_copy(update={"status": "done"})
 
     assert stores.raw.put(b"body") == stores.raw.put(b"body")  # content-addressed, stored once

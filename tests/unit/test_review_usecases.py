@@ -168,10 +168,12 @@ def test_newer_content_of_the_source_takes_the_older_submission_out_of_the_queue
     ).request_file_id
     assert newer and queued(kit) == [older]
 
-    late = kit.service.complete.receive_webhook(receipt(older))  # the older one is superseded now
-    assert late.files[0].outcome == "superseded"
-    assert queued(kit) == []
+    again = kit.service.complete.receive_webhook(receipt(older))  # a repeat: nothing to write, nothing read
+    assert again.files[0].outcome == "unchanged" and queued(kit) == [older]
     kit.service.complete.receive_webhook(receipt(newer))
+    assert queued(kit) == [newer]
+    late = kit.service.complete.receive_webhook(receipt(older, total="70,00"))  # meets the newer output
+    assert late.files[0].outcome == "superseded"
     assert queued(kit) == [newer]
 
 

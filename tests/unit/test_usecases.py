@@ -104,7 +104,59 @@ def test_a_webhook_writes_one_output_and_a_repeat_writes_nothing() -> None:
     assert [p for p in kit.objects.puts if p[0] == OUTPUT and p[1].startswith("normalized/")] == writes
     document = kit.output("normalized/fleet/r 1.pdf.json")
     assert document["fields"]["total"]["normalized"] == 45.99
-    assert kit.state("index/done/") == [f"_state/index/done/{file_id}"]
+    assert kit.service.stores.ledger.get(file_id).status == "done"  # type: ignore[union-attr]
+    assert kit.state("index/") == []  # out of the pending index; "done" is counted, not indexed
+
+
+def _kinds(calls: list[tuple[str, str]]) -> list[str]:
+    """("PUT", "_state/files/x.json") -> "PUT ledger": what each store call was for."""
+    kinds = {
+        "_state/raw/": "raw",
+        "_state/files/": "ledger",
+        "_state/index/": "index",
+        "_state/meta/": "meta",
+        "normalized/": "output",
+        "analytics/rows/": "rows",
+    }
+    return [f"{m} {next((kind for p, kind in kinds.items() if key.startswith(p)), key)}" for m, key in calls]
+
+
+def test_a_first_delivery_costs_six_store_calls_and_a_repeat_two() -> None:
+    kit = make_kit()
+    warm = kit.service.submit.submit(kit.drop("incoming/warm.pdf")).request_file_id
+    file_id = kit.service.submit.submit(kit.drop("incoming/six.pdf")).request_file_id
+    assert warm and file_id
+    kit.service.complete.receive_webhook(webhook(warm))  # this process notes the time of its last webhook
+
+    kit.objects.calls.clear()
+    kit.service.complete.receive_webhook(webhook(file_id))
+    first = _kinds(kit.objects.calls)
+    kit.objects.calls.clear()
+    kit.service.complete.receive_webhook(webhook(file_id))
+    repeat = _kinds(kit.objects.calls)
+
+    assert first == ["PUT raw", "GET ledger", "PUT output", "PUT rows", "PUT ledger", "DELETE index"]
+    assert repeat == ["PUT raw", "GET ledger"]
+
+
+def test_an_older_versions_result_that_comes_first_is_replaced_in_its_analytics_partition() -> None:
+    kit = make_kit()
+    source = kit.drop("incoming/v.pdf", b"first scan")
+    old_id = kit.service.submit.submit(source).request_file_id
+    kit.clock.advance(3 * 86400)
+    kit.drop("incoming/v.pdf", b"second scan")
+    new_id = kit.service.submit.submit(source).request_file_id
+    assert old_id and new_id
+
+    old = kit.service.complete.receive_webhook(webhook(old_id, total="10,00"))
+    new = kit.service.complete.receive_webhook(webhook(new_id, total="20,00"))
+
+    assert [f.outcome for f in old.files + new.files] == ["written", "written"]
+    assert kit.output("normalized/v.pdf.json")["fields"]["total"]["value"] == "20,00"
+    rows = kit.objects.keys(OUTPUT, "analytics/rows/")
+    first_day = START.date().isoformat()
+    assert len(rows) == 1 and f"/dt={first_day}/" in rows[0]  # replaced in place: no stale rows elsewhere
+    assert kit.service.stores.ledger.get(new_id).analytics_day.isoformat() == first_day  # type: ignore[union-attr]
 
 
 def test_concurrent_deliveries_of_one_webhook_write_the_output_once() -> None:

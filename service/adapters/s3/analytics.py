@@ -2,12 +2,14 @@
 with the outputs, and read back a document at a time for `nanonets-ingest export`.
 
     <OUTPUT_BUCKET>/<ANALYTICS_PREFIX>rows/dt=<first day>/<sha256(bucket, key)>.jsonl   a document's rows
-    <STATE_PREFIX>analytics/<sha256(bucket, key)>.json                 {"dt": "YYYY-MM-DD"}: its first day
+    <STATE_PREFIX>analytics/<sha256(bucket, key)>.json                 {"dt": "YYYY-MM-DD"}: its day (1.0)
     <STATE_PREFIX>analytics-behind/<request_file_id>                   rows not written yet (reconcile)
 
-The first day is created with If-None-Match, so two workers racing on a new document agree on one
-partition. Cost per output write: one GET of that marker (plus one conditional PUT the first time) and one
-PUT of the rows.
+The partition of a source is decided once, without a call: the ledger record carries it (`analytics_day`,
+the day of the first submission, handed on to each newer version of the same key when its output replaces
+the older one; complete.py), so an output write costs one PUT of the rows. The marker is only read for
+records written by 1.0, which have no day: it is created with If-None-Match, so two workers racing on a new
+document agree on one partition.
 """
 
 from __future__ import annotations
@@ -48,10 +50,12 @@ class S3AnalyticsDataset:
 
     # ---- writing ----
 
-    def write(self, document: NormalizedDocument, route: str) -> str:
-        """Replace the document's rows; returns the key written (in OUTPUT_BUCKET)."""
+    def write(self, document: NormalizedDocument, route: str, day: date | None = None) -> str:
+        """Replace the document's rows in partition `day` (the ledger record's `analytics_day`); None (a
+        record of 1.0): the partition marker's day. Returns the key written (in OUTPUT_BUCKET)."""
         source = document.source
-        day = self.first_day(source.bucket, source.key, processing_day(document.processed_at))
+        if day is None:
+            day = self.first_day(source.bucket, source.key, processing_day(document.processed_at))
         key = rows_key(self._analytics_prefix, day, source.bucket, source.key)
         self._objects.put(self._output_bucket, key, rows_jsonl(document_rows(document, route)))
         log.info(

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from service.adapters.s3.bucket import StateBucket
 from service.ports import RawEntry
 
+# `status` shows the time of the last webhook to this precision: noting every webhook would cost each one a
+# PUT for a figure nobody reads to the second.
+NOTE_WEBHOOK_EVERY_SECONDS = 60.0
+
 
 class S3RawArchive:
-    def __init__(self, state: StateBucket) -> None:
+    def __init__(self, state: StateBucket, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._state = state
+        self._monotonic = monotonic
+        self._noted_at: float | None = None  # when this process last wrote the note
 
     def put(self, body: bytes) -> str:
         """Keep the body under a key derived from its bytes: a repeated delivery is stored once."""
@@ -31,6 +38,11 @@ class S3RawArchive:
             yield RawEntry(raw_key=listed.key, stored_at=listed.last_modified)
 
     def note_webhook(self, at: datetime) -> None:
+        """At most once a minute per process (worker or Lambda container)."""
+        now = self._monotonic()
+        if self._noted_at is not None and now - self._noted_at < NOTE_WEBHOOK_EVERY_SECONDS:
+            return
+        self._noted_at = now
         self._state.put(
             self._state.key("meta", "last-webhook.json"), json.dumps({"at": at.isoformat()}).encode()
         )
