@@ -143,7 +143,7 @@ def build(
     downstream = Downstream(outbox, analytics, stores, routes, settings.output_bucket)
     # Built whether or not the console is served: its edits are laid over every output either way, and
     # validated again by the rules of the document's route.
-    review = ReviewHooks.build(settings, objects, stores, ocr, routes, clock)
+    review = ReviewHooks.build(settings, objects, stores, ocr, routes, clock, downstream.output_written)
     quarantine = Quarantiner(stores.quarantine, clock, review, recorder, downstream)
     submit = SubmitDocument(
         stores,

@@ -68,6 +68,10 @@ def _own_output(record: LedgerRecord, body: bytes) -> NormalizedDocument:
     return document
 
 
+# (the record before the change, the document written, its digest)
+OutputWritten = Callable[[LedgerRecord, NormalizedDocument, str], None]
+
+
 @dataclass
 class ReviewActions:
     ledger: Ledger  # the service's own ledger and outputs: the console writes the same records
@@ -79,6 +83,9 @@ class ReviewActions:
     clock: Clock
     push_to_nanonets: bool = False
     min_confidence: float = 0.8
+    # Downstream of every output the console writes (Downstream.output_written: the `document.reviewed`
+    # or completion event, and the analytics rows), as for one a webhook writes.
+    on_output_written: OutputWritten | None = None
 
     def rules_of(self, record: LedgerRecord) -> Rules | None:
         """The rules of the record's route: the ones completion validated the document by."""
@@ -172,6 +179,8 @@ class ReviewActions:
         self, record: LedgerRecord, *, by: str, push_fields: dict[str, str], push_approve: bool
     ) -> ActionResult:
         document, wrote, overrides = self.rewrite_output(record)
+        if wrote and self.on_output_written is not None:
+            self.on_output_written(record, document, document_digest(document))
         self._follow_ledger(record.request_file_id, document)
         self.attention.mark(
             record.request_file_id,

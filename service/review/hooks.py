@@ -21,7 +21,7 @@ from service.core.routes import Routes
 from service.models.document import NormalizedDocument
 from service.models.ledger import LedgerRecord, QuarantineRecord
 from service.ports import Clock, ObjectStore, Ocr, PushRetries, StateStores
-from service.review.actions import ReviewActions
+from service.review.actions import OutputWritten, ReviewActions
 from service.review.attention import SAFE_ID, AttentionIndex, attention_reasons
 from service.review.overrides import apply_overrides
 from service.review.store import ReviewRecords
@@ -42,6 +42,7 @@ class ReviewHooks:
         ocr: Ocr,
         routes: Routes,
         clock: Clock,
+        on_output_written: OutputWritten | None = None,
     ) -> ReviewHooks:
         state = StateBucket(objects, settings.state_bucket_name, settings.state_prefix)
         actions = ReviewActions(
@@ -54,6 +55,7 @@ class ReviewHooks:
             clock=clock,
             push_to_nanonets=settings.review_push_to_nanonets,
             min_confidence=settings.auto_approve_min_confidence,
+            on_output_written=on_output_written,
         )
         return cls(actions=actions, keeps_queue=settings.review_enabled)
 

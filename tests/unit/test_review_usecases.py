@@ -13,7 +13,7 @@ from devtools.stack import REPO
 from service.errors import NanonetsUnavailable
 from service.review.actions import NotReviewable, ReviewActions
 from service.review.attention import QueueFilter
-from tests.fakes import InMemoryObjectStore
+from tests.fakes import FakePublisher, InMemoryObjectStore
 from tests.unit.usecase_kit import OUTPUT, Kit, box, make_kit, two_routes, webhook
 
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
@@ -206,3 +206,25 @@ def test_an_invoice_is_reviewed_by_its_own_route_rules_and_found_by_its_route() 
     assert (fields["base_imponible"].normalized, fields["base_imponible"].type) == (273.4, "amount")
     assert [(issue.field, issue.code) for issue in validation.issues] == [("lineas_detalle", "missing")]
     assert queued(kit, route="invoices") == [file_id]  # the invoice rules still want its lines
+
+
+def test_console_actions_send_their_events_and_rewrite_the_analytics_rows() -> None:
+    publisher = FakePublisher()
+    kit = make_kit(publisher=publisher, **CONSOLE)
+    file_id, _ = completed(kit)
+    assert [e.type for e in publisher.sent] == ["document.validation_failed"]
+
+    actions(kit).edit_field(file_id, "matricula", "4821-KLM", by="ana")
+    actions(kit).approve(file_id, by="ana")
+
+    assert [e.type for e in publisher.sent] == [
+        "document.validation_failed",
+        "document.completed",  # the edit made it pass
+        "document.reviewed",
+    ]
+    (rows_key,) = kit.objects.keys(OUTPUT, "analytics/rows/")
+    stored = kit.objects.get(OUTPUT, rows_key)
+    assert stored is not None
+    rows = [json.loads(line) for line in stored.body.splitlines()]
+    plate = next(r for r in rows if r.get("field") == "matricula")
+    assert plate["value"] == "4821-KLM" and plate["review"] == "approved"
