@@ -21,6 +21,10 @@ Call = Callable[["NanonetsClient", argparse.Namespace], dict[str, Any]]
 
 def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     api = commands.add_parser("api", help="call one Nanonets endpoint and print its JSON answer")
+    api.add_argument(
+        "--model-id",
+        help="the model to call (default NANONETS_MODEL_ID; a routes file's other models need this)",
+    )
     endpoints = api.add_subparsers(dest="endpoint", required=True, metavar="ENDPOINT")
 
     def add(name: str, call: Call, help_text: str) -> argparse.ArgumentParser:
@@ -175,6 +179,7 @@ def _run(call: Call, args: argparse.Namespace) -> int:
     from service.adapters.nanonets import NanonetsClient
     from service.settings import load_nanonets_settings
 
-    client = NanonetsClient.from_settings(load_nanonets_settings())
+    overrides = {"nanonets_model_id": args.model_id} if args.model_id else {}
+    client = NanonetsClient.from_settings(load_nanonets_settings(**overrides))
     print(json.dumps(call(client, args), indent=2, ensure_ascii=False))
     return 0

@@ -342,3 +342,8 @@ def test_upload_training_file_missing_path_exits_2(run: Run, tmp_path: Path) -> 
     result = run("upload-training-file", str(tmp_path / "nope.jpg"), "--data", "{}")
     assert result.returncode == 2
     assert "no such file" in result.stderr
+
+
+def test_model_id_option_calls_another_model(run: Run, doc_url: str, control: EmulatorControl) -> None:
+    ok(run("--model-id", "emulator-invoices", "label-urls", "--async", doc_url))
+    assert paths(control) == [("POST", "/api/v2/OCR/Model/emulator-invoices/LabelUrls/", 200)]
