@@ -158,6 +158,7 @@ def build(
         quarantine,
         clock,
         recorder,
+        sleep=sleep,
     )
     complete_config = CompleteConfig(
         verify_by_fetch=settings.verify_by_fetch,

@@ -40,6 +40,8 @@ class InMemoryObjectStore:
         self.calls: list[tuple[str, str]] = []
         # Writes of keys under these prefixes fail as if S3 were down there (StorageUnavailable).
         self.failing_prefixes: set[str] = set()
+        # Writes of keys under these prefixes fail this many more times, then go through.
+        self.failures_left: dict[str, int] = {}
 
     def create_bucket(self, bucket: str) -> None:
         self._buckets.setdefault(bucket, {})
@@ -69,6 +71,10 @@ class InMemoryObjectStore:
         self.calls.append(("PUT", key))
         if any(key.startswith(prefix) for prefix in self.failing_prefixes):
             raise StorageUnavailable(f"S3 put {key} failed: ServiceUnavailable")
+        for prefix, left in self.failures_left.items():
+            if key.startswith(prefix) and left > 0:
+                self.failures_left[prefix] = left - 1
+                raise StorageUnavailable(f"S3 put {key} failed: ServiceUnavailable")
         with self._lock:
             objects = self._bucket(bucket)
             current = objects.get(key)

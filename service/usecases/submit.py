@@ -11,13 +11,15 @@ being throttled, and the caller (SQS, the HTTP client, backfill) brings it back.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.core.keys import KeyPolicy, skip_reason
 from service.core.pacing import PaceDecision
 from service.core.routes import Route, Routes
-from service.errors import NanonetsError, NanonetsQuotaExceeded, NanonetsRateLimited
+from service.errors import NanonetsError, NanonetsQuotaExceeded, NanonetsRateLimited, StorageUnavailable
 from service.logs import log_state_change
 from service.models.ledger import LedgerRecord, SubmissionClaim
 from service.models.source import SourceRef
@@ -26,11 +28,20 @@ from service.usecases.correlation import source_context
 from service.usecases.outcomes import SubmitOutcome
 from service.usecases.quarantine import Quarantiner, submission_quarantine_id
 
+log = logging.getLogger(__name__)
+
+
+# Once Nanonets has accepted a file, recording it is retried through a short S3 outage (about 15 s) rather
+# than given up at once: a claim left "submitting" is taken over when stale, which would submit the same
+# version a second time.
+RECORD_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+
 
 @dataclass(frozen=True)
 class SubmitConfig:
     presign_ttl_seconds: int
     claim_stale_seconds: int
+    record_retry_delays: tuple[float, ...] = RECORD_RETRY_DELAYS
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,10 @@ class SubmitDocument:
         quarantine: Quarantiner,
         clock: Clock,
         metrics: Metrics,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._stores = stores
         self._ocr = ocr
         self._pacer = pacer
@@ -117,9 +131,10 @@ class SubmitDocument:
         except NanonetsError as error:
             self._release(source)
             return self._refused(source, route.model_id, error)
+        # Nanonets has the file from here on: record it before anything else can fail.
+        self._record_holding_on(claim, request_file_id, route)
         self._pacer.accepted(route.model_id)
         self._metrics.quota_stopped(False)  # Nanonets took it: no 402 stop now, whatever there was
-        self.record_submission(claim, request_file_id, route)
         return SubmitOutcome(
             status="submitted", bucket=source.bucket, key=source.key, request_file_id=request_file_id
         )
@@ -172,6 +187,18 @@ class SubmitDocument:
             reason=str(error),
             retryable=error.status is None or error.status >= 500,
         )
+
+    def _record_holding_on(self, claim: SubmissionClaim, request_file_id: str, route: Route) -> LedgerRecord:
+        for delay in self._config.record_retry_delays:
+            try:
+                return self.record_submission(claim, request_file_id, route)
+            except StorageUnavailable as error:
+                log.warning(
+                    "recording a submission failed; trying again",
+                    extra={"request_file_id": request_file_id, "error": str(error), "retry_in": delay},
+                )
+                self._sleep(delay)
+        return self.record_submission(claim, request_file_id, route)
 
     def record_submission(self, claim: SubmissionClaim, request_file_id: str, route: Route) -> LedgerRecord:
         """The ledger record (with the route and its model), then the claim marked submitted (also used to

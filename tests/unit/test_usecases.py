@@ -31,6 +31,20 @@ def test_repeated_events_submit_one_version_once() -> None:
     assert kit.state("index/submitting/") == []
 
 
+def test_a_submission_is_recorded_through_a_short_s3_outage_and_never_sent_twice() -> None:
+    kit = make_kit(claim_stale_seconds=20)
+    kit.objects.failures_left["_state/files/"] = 3  # S3 down just after Nanonets accepted the file
+    outcome = kit.service.submit.submit(kit.drop("incoming/outage.pdf"))
+
+    assert outcome.status == "submitted" and outcome.request_file_id
+    assert kit.clock.slept == [0.5, 1.0, 2.0]
+    record = kit.service.stores.ledger.get(outcome.request_file_id)
+    assert record is not None and record.status == "pending"
+    kit.clock.advance(60)  # long past stale: nothing left "submitting" for reconcile to take over
+    kit.service.recovery.reconcile(older_than_seconds=3600, limit=10)
+    assert len(kit.ocr.submitted) == 1
+
+
 def test_concurrent_submits_of_one_version_reach_nanonets_once() -> None:
     kit = make_kit()
     source = kit.drop("incoming/race.pdf")
