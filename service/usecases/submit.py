@@ -104,13 +104,17 @@ class SubmitDocument:
         if route is None:  # the routes changed since it was claimed
             self._release(source)
             return _skipped(source, "under no route (the routes changed since it was claimed)")
-        return self._submit_version(source, route)
+        # Nothing redelivers an orphan (no event is waiting for it): held back, it keeps the claim and its
+        # marker, and the next sweep once the claim is stale again tries again.
+        return self._submit_version(source, route, held_keeps_claim=True)
 
-    def _submit_version(self, source: SourceRef, route: Route) -> SubmitOutcome:
+    def _submit_version(
+        self, source: SourceRef, route: Route, *, held_keeps_claim: bool = False
+    ) -> SubmitOutcome:
         with source_context(source, route=route.name):
-            return self._claim_and_submit(source, route)
+            return self._claim_and_submit(source, route, held_keeps_claim=held_keeps_claim)
 
-    def _claim_and_submit(self, source: SourceRef, route: Route) -> SubmitOutcome:
+    def _claim_and_submit(self, source: SourceRef, route: Route, *, held_keeps_claim: bool) -> SubmitOutcome:
         claims = self._stores.claims
         claim = SubmissionClaim(source=source, claimed_at=self._clock())
         # Marker before claim: a crash between the two leaves a marker reconcile cleans up, never a claim
@@ -123,13 +127,16 @@ class SubmitDocument:
             return _skipped(source, blocked.reason, already_submitted=blocked.already_submitted)
         pace = self._pacer.acquire(route.model_id, ticket=f"{source.digest[:32]}:{source.token}")
         if not pace.granted:
-            self._release(source)
+            if not held_keeps_claim:
+                self._release(source)
             return self._held_back(source, pace)
         try:
             url = self._stores.sources.presign(source, self._config.presign_ttl_seconds)
             request_file_id = self._ocr.submit_url_async(url, submission_metadata(source), route.model_id)
         except NanonetsError as error:
-            self._release(source)
+            held = isinstance(error, NanonetsRateLimited | NanonetsQuotaExceeded)
+            if not (held and held_keeps_claim):
+                self._release(source)
             return self._refused(source, route.model_id, error)
         # Nanonets has the file from here on: record it before anything else can fail.
         self._record_holding_on(claim, request_file_id, route)

@@ -102,6 +102,24 @@ def test_a_young_orphaned_claim_blocks_and_a_stale_one_is_taken_over_by_reconcil
     assert kit.state("index/submitting/") == []
 
 
+def test_an_orphan_held_back_by_a_429_keeps_its_claim_until_a_later_sweep_submits_it() -> None:
+    kit = make_kit(claim_stale_seconds=60)
+    source = kit.drop("incoming/orphan-429.pdf")
+    head = kit.service.stores.sources.head(source)
+    assert head is not None
+    kit.service.stores.claims.mark_submitting(head.ref)
+    kit.service.stores.claims.create(SubmissionClaim(source=head.ref, claimed_at=kit.clock()))
+    kit.clock.advance(61)
+    kit.ocr.fail_next.append(NanonetsRateLimited("429", status=429))
+
+    held = kit.service.recovery.reconcile(older_than_seconds=0, limit=10)
+    assert held.resubmitted == 0 and kit.ocr.submitted == []
+    assert len(kit.state("index/submitting/")) == 1  # nothing redelivers an orphan: the sweep comes back
+    kit.clock.advance(61)
+    assert kit.service.recovery.reconcile(older_than_seconds=0, limit=10).resubmitted == 1
+    assert len(kit.ocr.submitted) == 1 and kit.state("index/submitting/") == []
+
+
 # ---- complete ----
 
 
