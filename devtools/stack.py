@@ -17,6 +17,8 @@ from pathlib import Path
 
 import requests
 
+from service.serve import gunicorn_argv
+
 REPO = Path(__file__).resolve().parent.parent
 EMULATOR_KEY = "emulator-key-0123456789"
 EMULATOR_MODEL = "emulator-model"
@@ -159,19 +161,7 @@ def start_gunicorn(
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--timeout",
-                "60",
-                *(["--config", config] if config else []),
-                "service.web:create_app()",
-            ],
+            gunicorn_argv(f"127.0.0.1:{port}", workers=workers, config=config, extra=["--timeout", "60"]),
             cwd=REPO,
             env=full_env,
             stdout=log,

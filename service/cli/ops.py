@@ -88,18 +88,9 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load_settings()  # fail here, in one line, rather than in every worker
     settings.require_webhook_secret()
     load_routes(settings)  # a bad routes or rules file stops start-up the same way
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:service.gunicorn_conf",
-        "--bind",
-        f"{args.host}:{args.port}",
-    ]
-    if args.workers:
-        argv += ["--workers", str(args.workers)]
-    argv.append("service.web:create_app()")
+    from service.serve import gunicorn_argv
+
+    argv = gunicorn_argv(f"{args.host}:{args.port}", workers=args.workers)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn
     return 0  # pragma: no cover
 
