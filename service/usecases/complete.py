@@ -179,8 +179,10 @@ class CompleteFile:
         claim = self._claim_named_by(prediction)
         file_id = prediction.request_file_id
         route = self._submit.route_for(claim.source.key) if claim else None
-        if claim is None or claim.request_file_id is not None or route is None:
+        if claim is None or claim.request_file_id not in (None, file_id) or route is None:
             return self._stores.ledger.get(file_id)
+        if claim.request_file_id == file_id and (recorded := self._stores.ledger.get(file_id)) is not None:
+            return recorded  # its worker recorded it after all, a moment ago
         record = self._submit.record_submission(claim, file_id, route)
         with record_context(record):
             log_state_change("adopted", level=logging.WARNING, why="its worker died before recording it")

@@ -108,6 +108,13 @@ class SubmitDocument:
         # marker, and the next sweep once the claim is stale again tries again.
         return self._submit_version(source, route, held_keeps_claim=True)
 
+    def record_orphaned_file(self, claim: SubmissionClaim) -> LedgerRecord | None:
+        """A claim that names its file but has no ledger record (its worker died in between): record it."""
+        route = self.route_for(claim.source.key)
+        if claim.request_file_id is None or route is None:
+            return None
+        return self.record_submission(claim, claim.request_file_id, route)
+
     def _submit_version(
         self, source: SourceRef, route: Route, *, held_keeps_claim: bool = False
     ) -> SubmitOutcome:
@@ -208,8 +215,12 @@ class SubmitDocument:
         return self.record_submission(claim, request_file_id, route)
 
     def record_submission(self, claim: SubmissionClaim, request_file_id: str, route: Route) -> LedgerRecord:
-        """The ledger record (with the route and its model), then the claim marked submitted (also used to
-        adopt an orphaned webhook)."""
+        """The claim marked submitted (with the file id), then the ledger record (with the route and its
+        model); also used to adopt a file whose worker died before recording it.
+
+        Claim first: a worker that dies between the two leaves a claim that names its file, which the file's
+        webhook or reconcile's sweep (the submitting marker is still there) records; the other way round it
+        left a claim "submitting" that reconcile took over, submitting the version a second time."""
         source, now = claim.source, self._clock()
         record = LedgerRecord(
             request_file_id=request_file_id,
@@ -222,9 +233,9 @@ class SubmitDocument:
             output_key=route.output_key(source.key),
             analytics_day=now.date(),
         )
-        self._stores.ledger.put(record)
         done = claim.model_copy(update={"state": "submitted", "request_file_id": request_file_id})
         self._stores.claims.replace(done)
+        self._stores.ledger.put(record)
         self._stores.claims.clear_submitting(source)
         self._stores.quarantine.delete(submission_quarantine_id(source))
         self._metrics.document_submitted()

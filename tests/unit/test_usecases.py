@@ -13,8 +13,9 @@ from devtools.events import s3_event, sqs_batch
 from service.core.pacing import WINDOW_MARGIN, WINDOW_SECONDS
 from service.errors import NanonetsQuotaExceeded, NanonetsRateLimited, NanonetsUnavailable, PayloadRejected
 from service.models.ledger import SubmissionClaim
+from service.models.source import SourceRef
 from service.usecases.submit import submission_metadata
-from tests.unit.usecase_kit import INPUT, OUTPUT, START, box, make_kit, webhook
+from tests.unit.usecase_kit import INPUT, OUTPUT, START, Kit, box, make_kit, webhook
 
 # ---- submit ----
 
@@ -256,6 +257,40 @@ def test_a_webhook_whose_worker_died_before_recording_is_adopted() -> None:
     assert kit.service.stores.ledger.get("file-adopted") is not None
     claim = kit.service.stores.claims.read(head.ref)
     assert claim is not None and claim[0].request_file_id == "file-adopted"
+
+
+def _died_after_marking_its_claim(kit: Kit, key: str, file_id: str) -> SourceRef:
+    """A worker that got `file_id` from Nanonets and marked its claim submitted, then died."""
+    head = kit.service.stores.sources.head(kit.drop(key))
+    assert head is not None
+    kit.service.stores.claims.mark_submitting(head.ref)
+    claim = SubmissionClaim(
+        source=head.ref, claimed_at=kit.clock(), state="submitted", request_file_id=file_id
+    )
+    kit.service.stores.claims.create(claim)
+    return head.ref
+
+
+def test_a_webhook_for_a_claimed_file_its_worker_never_recorded_is_adopted() -> None:
+    kit = make_kit()
+    source = _died_after_marking_its_claim(kit, "incoming/claimed.pdf", "file-claimed")
+    result = kit.service.complete.receive_webhook(webhook("file-claimed", submission_metadata(source)))
+    assert [f.outcome for f in result.files] == ["written"]
+    assert kit.ocr.submitted == []  # nothing submitted again
+
+
+def test_reconcile_records_a_claimed_file_its_worker_never_recorded_and_fetches_it() -> None:
+    kit = make_kit(claim_stale_seconds=60)
+    _died_after_marking_its_claim(kit, "incoming/claimed.pdf", "file-claimed")
+    kit.ocr.answers["file-claimed"] = json.loads(webhook("file-claimed"))
+    kit.clock.advance(61)
+
+    kit.service.recovery.reconcile(older_than_seconds=0, limit=10)  # records it; the next run fetches it
+    kit.service.recovery.reconcile(older_than_seconds=0, limit=10)
+
+    assert kit.ocr.submitted == [] and kit.state("index/submitting/") == []
+    record = kit.service.stores.ledger.get("file-claimed")
+    assert record is not None and record.status == "done"
 
 
 def test_a_body_of_no_known_shape_is_archived_quarantined_and_rejected() -> None:
