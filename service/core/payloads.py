@@ -38,7 +38,7 @@ from service.models.nanonets import (
     PagePrediction,
     parse_request_metadata,
 )
-from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, LeanPage
+from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanPage
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
@@ -251,17 +251,12 @@ def _file_id(entry: _Entry, top_file_id: str | None, default_file_id: str | None
     page = entry.page
     # A page object's `id` is the page's; only an export object (no page index) uses `id` for the file.
     export_id = page.get("id") if page.get("page") is None and entry.listed_moderated is None else None
-    metadata = parse_request_metadata(page.get("request_metadata")) or {}
-    for candidate in (
-        page.get("request_file_id"),
-        top_file_id,
-        default_file_id,
-        export_id,
-        metadata.get("request_file_id"),
-    ):
+    for candidate in (page.get("request_file_id"), top_file_id, default_file_id, export_id):
         if isinstance(candidate, str) and candidate:
             return candidate
-    return None
+    metadata = parse_request_metadata(page.get("request_metadata")) or {}  # last: it costs a json.loads
+    candidate = metadata.get("request_file_id")
+    return candidate if isinstance(candidate, str) and candidate else None
 
 
 # ----------------------------------------------------------------------------------- review state
@@ -327,15 +322,19 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     """The pages one entry speaks of: a page object's own page, or, for an export object, every page its
     boxes name. A box's own `page` wins over its entry's (live boxes carry it); the legacy `page_no` does
     not (the seeds' page index came first)."""
-    index = page.get("page")
-    own = index if index is not None and index >= 0 else None
-    predicted = page.get("predicted_boxes") or page.get("prediction") or []
-    moderated = page.get("moderated_boxes") or []  # empty or null: nobody reviewed (as integrations assume)
+    listed = page.get("page")
+    own = listed if listed is not None and listed >= 0 else None
+    predicted = [BoxView(box) for box in page.get("predicted_boxes") or page.get("prediction") or ()]
+    # empty or null: nobody reviewed (what integrations assume too)
+    moderated = [BoxView(box) for box in page.get("moderated_boxes") or ()]
     parts: dict[int, _PageParts] = {}
     for box in predicted:
-        parts.setdefault(_box_page(box, own, position), _PageParts()).boxes.append(box)
+        index = _box_page(box, own, position)
+        part = parts.get(index) or parts.setdefault(index, _PageParts())
+        part.boxes.append(box)
     for box in moderated:
-        part = parts.setdefault(_box_page(box, own, position), _PageParts())
+        index = _box_page(box, own, position)
+        part = parts.get(index) or parts.setdefault(index, _PageParts())
         part.moderated = [*(part.moderated or []), box]
     if own is not None or not parts:
         parts.setdefault(position if own is None else own, _PageParts())

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from service.models.nanonets_lean import Box
+from service.models.nanonets_lean import BoxView
 from service.models.scores import score_to_confidence as score_to_confidence
 
 ReviewState = Literal["pending", "approved", "rejected", "auto_approved"]
@@ -199,7 +199,7 @@ def parse_request_metadata(raw: str | dict[str, Any] | None) -> dict[str, Any] |
 # ---- the file-level view: what one webhook or retrieval tells us about one request_file_id ----
 
 # A box as the full model reads it, or as the webhook path's lean view does (same attributes, same values).
-AnyBox = Prediction | Box
+AnyBox = Prediction | BoxView
 
 
 class PagePrediction(BaseModel):
@@ -210,7 +210,7 @@ class PagePrediction(BaseModel):
     `width`/`height` are the pixels the box coordinates refer to, None when the body did not say.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     page: int
     boxes: tuple[AnyBox, ...] = ()

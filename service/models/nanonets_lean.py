@@ -3,10 +3,10 @@
 `service.models.nanonets` keeps the full, documented models (every key kept, `model_extra`). Those cost
 a pydantic model, its extras and its fields-set per box and cell, and Python validators per value. This
 module accepts exactly what they accept, field by field, and keeps only what the pipeline reads:
-- a box (`Box`) and a table cell (`Cell`) are slotted dataclasses built inside pydantic-core, holding the
-  values as Nanonets sent them; what `Prediction`/`TableCell` convert on the way in (null text → "",
-  scores onto 0-1, a missing type → field) they convert on reading, so no Python runs per value while
-  the body is validated;
+- boxes and cells are plain dicts of the keys sent (`LeanBox`, `LeanCell`: a dict of plain values is
+  not even tracked by the garbage collector); no Python runs per value while the body is validated.
+  `BoxView`/`CellView` read them as `Prediction`/`TableCell` do (null text → "", scores onto 0-1, a
+  missing type → field), on reading;
 - a page or export object (`LeanPage`) is a plain dict with the keys the body had, because the shape
   dispatch asks which keys are present (`service.core.payloads`);
 - `LEAN_BODY` validates a whole body straight from its bytes (no `json.loads` tree first). It covers
@@ -17,105 +17,148 @@ module accepts exactly what they accept, field by field, and keeps only what the
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter
-from pydantic.dataclasses import dataclass
+from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from service.models.scores import score_to_confidence
 
-_LEAN = ConfigDict(extra="ignore", populate_by_name=True)
+
+class LeanCell(TypedDict, total=False):
+    """One table cell: the fields of `TableCell`, as sent."""
+
+    id: str | None
+    row: int | None
+    col: int | None
+    row_span: int | None
+    col_span: int | None
+    label: str | None
+    row_label: str | None
+    xmin: float | None
+    ymin: float | None
+    xmax: float | None
+    ymax: float | None
+    score: Any  # any value: a bad score never fails a body (`score_to_confidence` reads it)
+    text: str | None
+    verification_status: str | None
+    status: str | None
+    failed_validation: str | None
+    label_id: str | None
 
 
-@dataclass(slots=True, frozen=True, config=_LEAN)
-class Cell:
-    """One table cell (as `TableCell` reads it)."""
+class LeanBox(TypedDict, total=False):
+    """One box, a field or a table: the fields of `Prediction`, as sent."""
 
-    id: str | None = None
-    row: int | None = None
-    col: int | None = None
-    row_span: int | None = None
-    col_span: int | None = None
-    label_raw: str | None = Field(default=None, alias="label")
-    row_label: str | None = None
-    xmin: float | None = None
-    ymin: float | None = None
-    xmax: float | None = None
-    ymax: float | None = None
-    score_raw: Any = Field(default=None, alias="score")  # any value: a bad score never fails a body
-    text_raw: str | None = Field(default=None, alias="text")
-    verification_status: str | None = None
-    status: str | None = None
-    failed_validation: str | None = None
-    label_id: str | None = None
+    id: str | None
+    label: str | None
+    xmin: float | None
+    ymin: float | None
+    xmax: float | None
+    ymax: float | None
+    score: Any
+    ocr_text: str | None
+    type: Literal["field", "table", ""] | None
+    status: str | None
+    validation_status: str | None
+    validation_message: str | None
+    page: int | None
+    page_no: int | None
+    label_id: str | None
+    cells: list[LeanCell] | None
+
+
+class CellView:
+    """A validated cell read as `TableCell` reads it."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: LeanCell) -> None:
+        self.raw = raw
 
     @property
     def label(self) -> str:
-        return self.label_raw or ""
+        return self.raw.get("label") or ""
 
     @property
     def text(self) -> str:
-        return self.text_raw or ""
+        return self.raw.get("text") or ""
+
+    @property
+    def row(self) -> int | None:
+        return self.raw.get("row")
+
+    @property
+    def col(self) -> int | None:
+        return self.raw.get("col")
 
     @property
     def score(self) -> float | None:
-        return score_to_confidence(self.score_raw)
+        return score_to_confidence(self.raw.get("score"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CellView) and other.raw == self.raw
+
+    def __repr__(self) -> str:
+        return f"CellView({self.raw!r})"
 
 
-@dataclass(slots=True, frozen=True, config=_LEAN)
-class Box:
-    """One box, a field or a table (as `Prediction` reads it)."""
+class BoxView:
+    """A validated box read as `Prediction` reads it: null text is "", a missing type is a field, the
+    score is on the 0-1 scale. One per box, made when its page is assembled; its cells are read on use."""
 
-    id: str | None = None
-    label_raw: str | None = Field(default=None, alias="label")
-    xmin: float | None = None
-    ymin: float | None = None
-    xmax: float | None = None
-    ymax: float | None = None
-    score_raw: Any = Field(default=None, alias="score")
-    ocr_text_raw: str | None = Field(default=None, alias="ocr_text")
-    type_raw: Literal["field", "table", ""] | None = Field(default=None, alias="type")
-    status: str | None = None
-    validation_status: str | None = None
-    validation_message: str | None = None
-    page: int | None = None
-    page_no: int | None = None
-    label_id: str | None = None
-    cells_raw: list[Cell] | None = Field(default=None, alias="cells")
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: LeanBox) -> None:
+        self.raw = raw
 
     @property
     def label(self) -> str:
-        return self.label_raw or ""
+        return self.raw.get("label") or ""
 
     @property
     def ocr_text(self) -> str:
-        return self.ocr_text_raw or ""
+        return self.raw.get("ocr_text") or ""
 
     @property
     def type(self) -> Literal["field", "table"]:
-        return self.type_raw or "field"
+        return self.raw.get("type") or "field"
 
     @property
     def score(self) -> float | None:
-        return score_to_confidence(self.score_raw)
+        return score_to_confidence(self.raw.get("score"))
 
     @property
-    def cells(self) -> list[Cell]:
-        return self.cells_raw or []
+    def page(self) -> int | None:
+        return self.raw.get("page")
+
+    @property
+    def page_no(self) -> int | None:
+        return self.raw.get("page_no")
+
+    @property
+    def cells(self) -> list[CellView]:
+        return [CellView(cell) for cell in self.raw.get("cells") or ()]
 
     def bbox(self) -> list[float] | None:
-        corners = (self.xmin, self.ymin, self.xmax, self.ymax)
+        raw = self.raw
+        corners = (raw.get("xmin"), raw.get("ymin"), raw.get("xmax"), raw.get("ymax"))
         if None in corners:
             return None
         return [float(c) for c in corners if c is not None]
 
     def page_index(self) -> int | None:
         """The page this box says it sits on, if it says (negative indexes say nothing)."""
-        for index in (self.page, self.page_no):
+        for index in (self.raw.get("page"), self.raw.get("page_no")):
             if index is not None and index >= 0:
                 return index
         return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BoxView) and other.raw == self.raw
+
+    def __repr__(self) -> str:
+        return f"BoxView({self.raw!r})"
 
 
 class LeanSize(TypedDict, total=False):
@@ -140,9 +183,9 @@ class LeanPage(TypedDict, total=False):
     processing_type: str | None
     is_moderated: bool | None
     approval_status: str | None
-    prediction: list[Box] | None
-    predicted_boxes: list[Box] | None
-    moderated_boxes: list[Box] | None
+    prediction: list[LeanBox] | None
+    predicted_boxes: list[LeanBox] | None
+    moderated_boxes: list[LeanBox] | None
     status: Any
     is_rejected: Any
 
@@ -169,4 +212,7 @@ class LeanBody(LeanListed, total=False):
 
 
 LEAN_PAGE: TypeAdapter[LeanPage] = TypeAdapter(LeanPage)
-LEAN_BODY: TypeAdapter[LeanBody | list[LeanListed]] = TypeAdapter(LeanBody | list[LeanListed])
+# Left to right: a smart union would try each member strictly, then again laxly.
+LEAN_BODY: TypeAdapter[LeanBody | list[LeanListed]] = TypeAdapter(
+    Annotated[LeanBody | list[LeanListed], Field(union_mode="left_to_right")]
+)
