@@ -159,13 +159,10 @@ def _removed_field(label: str, predicted: _Found, rules: Rules | None) -> dict[s
 def _table(box: AnyBox, page: int) -> dict[str, Any]:
     rows: dict[int, dict[str, str | None]] = {}
     columns: dict[str, None] = {}  # in first-seen order
-    for position, cell in enumerate(box.cells):
-        label = cell.label
-        col = cell.col
+    for position, (label, col, row, text) in enumerate(box.cell_values()):
         column = label if label else (f"col_{col}" if col is not None else "col")
         columns[column] = None
-        row = cell.row
-        rows.setdefault(position if row is None else row, {})[column] = cell.text
+        rows.setdefault(position if row is None else row, {})[column] = text
     return {
         "label": box.label or "table",
         "page": page,

@@ -35,10 +35,9 @@ from service.models.nanonets import (
     BodyEnvelope,
     FilePrediction,
     PageEntry,
-    PagePrediction,
     parse_request_metadata,
 )
-from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanPage
+from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
@@ -306,15 +305,21 @@ def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint 
     merged: dict[int, _PageParts] = {}
     for position, entry in enumerate(entries):
         for index, parts in _entry_pages(entry.page, position).items():
-            _merge(merged.setdefault(index, _PageParts()), parts)
+            if index in merged:
+                _merge(merged[index], parts)
+            else:
+                merged[index] = parts
     metadata = next((m for e in entries if (m := e.page.get("request_metadata")) not in (None, "")), None)
-    return FilePrediction(
-        request_file_id=file_id,
-        pages=tuple(_page_prediction(index, merged[index]) for index in sorted(merged)),
-        request_metadata=parse_request_metadata(metadata),
-        review=_review(entries, body_hint),
-        ready=bool(merged),
-        model_id=next((m for e in entries if (m := e.page.get("model_id"))), None),
+    # Validated in one pass, pages included (they are dicts here: no model constructor call per page).
+    return FilePrediction.model_validate(
+        {
+            "request_file_id": file_id,
+            "pages": [_page_prediction(index, merged[index]) for index in sorted(merged)],
+            "request_metadata": parse_request_metadata(metadata),
+            "review": _review(entries, body_hint),
+            "ready": bool(merged),
+            "model_id": next((m for e in entries if (m := e.page.get("model_id"))), None),
+        }
     )
 
 
@@ -324,21 +329,20 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     not (the seeds' page index came first)."""
     listed = page.get("page")
     own = listed if listed is not None and listed >= 0 else None
-    predicted = [BoxView(box) for box in page.get("predicted_boxes") or page.get("prediction") or ()]
-    # empty or null: nobody reviewed (what integrations assume too)
-    moderated = [BoxView(box) for box in page.get("moderated_boxes") or ()]
+    predicted = page.get("predicted_boxes") or page.get("prediction") or ()
+    moderated = page.get("moderated_boxes") or ()  # empty or null: nobody reviewed (as integrations assume)
     parts: dict[int, _PageParts] = {}
     for box in predicted:
         index = _box_page(box, own, position)
         part = parts.get(index) or parts.setdefault(index, _PageParts())
-        part.boxes.append(box)
+        part.boxes.append(BoxView(box))
     for box in moderated:
         index = _box_page(box, own, position)
         part = parts.get(index) or parts.setdefault(index, _PageParts())
-        part.moderated = [*(part.moderated or []), box]
+        part.moderated = [*(part.moderated or []), BoxView(box)]
     if own is not None or not parts:
         parts.setdefault(position if own is None else own, _PageParts())
-    elif any(box.page_index() is not None for box in (*predicted, *moderated)):
+    elif any(_named_page(box) is not None for box in (*predicted, *moderated)):
         for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
             parts.setdefault(index, _PageParts())
     sized = own if own is not None else (next(iter(parts)) if len(parts) == 1 else None)
@@ -348,13 +352,22 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     return parts
 
 
-def _box_page(box: AnyBox, own: int | None, fallback: int) -> int:
-    if box.page is not None and box.page >= 0:
-        return box.page
+def _box_page(box: LeanBox, own: int | None, fallback: int) -> int:
+    page = box.get("page")
+    if page is not None and page >= 0:
+        return page
     if own is not None:
         return own
-    index = box.page_index()
+    index = _named_page(box)
     return fallback if index is None else index
+
+
+def _named_page(box: LeanBox) -> int | None:
+    """The page a box says it sits on, if it says (`BoxView.page_index`)."""
+    for index in (box.get("page"), box.get("page_no")):
+        if index is not None and index >= 0:
+            return index
+    return None
 
 
 def _merge(into: _PageParts, other: _PageParts) -> None:
@@ -367,14 +380,15 @@ def _merge(into: _PageParts, other: _PageParts) -> None:
         into.width, into.height = other.width, other.height
 
 
-def _page_prediction(index: int, parts: _PageParts) -> PagePrediction:
-    return PagePrediction(
-        page=index,
-        boxes=tuple(parts.boxes),
-        moderated_boxes=None if parts.moderated is None else tuple(parts.moderated),
-        width=parts.width,
-        height=parts.height,
-    )
+def _page_prediction(index: int, parts: _PageParts) -> dict[str, Any]:
+    """A `PagePrediction`, as the values `FilePrediction.model_validate` makes it of."""
+    return {
+        "page": index,
+        "boxes": parts.boxes,
+        "moderated_boxes": parts.moderated,
+        "width": parts.width,
+        "height": parts.height,
+    }
 
 
 def _positive(value: float | None) -> float | None:

@@ -11,6 +11,7 @@ output: a prediction type other than field/table, a page index or request_file_i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -88,6 +89,11 @@ class Prediction(NanonetsModel):
     @classmethod
     def _default_type(cls, value: Any) -> Any:
         return "field" if value in (None, "") else value
+
+    def cell_values(self) -> Iterator[tuple[str, int | None, int | None, str]]:
+        """(label, col, row, text) of each cell."""
+        for cell in self.cells:
+            yield cell.label, cell.col, cell.row, cell.text
 
     def bbox(self) -> list[float] | None:
         corners = (self.xmin, self.ymin, self.xmax, self.ymax)

@@ -17,6 +17,7 @@ module accepts exactly what they accept, field by field, and keeps only what the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
@@ -140,12 +141,17 @@ class BoxView:
     def cells(self) -> list[CellView]:
         return [CellView(cell) for cell in self.raw.get("cells") or ()]
 
+    def cell_values(self) -> Iterator[tuple[str, int | None, int | None, str]]:
+        """(label, col, row, text) of each cell, as `cells` reads them, without a view per cell."""
+        for cell in self.raw.get("cells") or ():
+            yield cell.get("label") or "", cell.get("col"), cell.get("row"), cell.get("text") or ""
+
     def bbox(self) -> list[float] | None:
         raw = self.raw
-        corners = (raw.get("xmin"), raw.get("ymin"), raw.get("xmax"), raw.get("ymax"))
-        if None in corners:
+        xmin, ymin, xmax, ymax = raw.get("xmin"), raw.get("ymin"), raw.get("xmax"), raw.get("ymax")
+        if xmin is None or ymin is None or xmax is None or ymax is None:
             return None
-        return [float(c) for c in corners if c is not None]
+        return [xmin, ymin, xmax, ymax]  # floats already: validated as such
 
     def page_index(self) -> int | None:
         """The page this box says it sits on, if it says (negative indexes say nothing)."""
