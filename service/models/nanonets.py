@@ -205,7 +205,7 @@ def parse_request_metadata(raw: str | dict[str, Any] | None) -> dict[str, Any] |
 # ---- the file-level view: what one webhook or retrieval tells us about one request_file_id ----
 
 # A box as the full model reads it, or as the webhook path's lean view does (same attributes, same values).
-AnyBox = Prediction | BoxView
+AnyBox = BoxView | Prediction
 
 
 class PagePrediction(BaseModel):
@@ -219,8 +219,10 @@ class PagePrediction(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     page: int
-    boxes: tuple[AnyBox, ...] = ()
-    moderated_boxes: tuple[AnyBox, ...] | None = None
+    # Left to right, the lean view first: a smart union would also ask `isinstance(box, Prediction)`,
+    # a Python-level ABC check, of every lean box.
+    boxes: tuple[Annotated[AnyBox, Field(union_mode="left_to_right")], ...] = ()
+    moderated_boxes: tuple[Annotated[AnyBox, Field(union_mode="left_to_right")], ...] | None = None
     width: float | None = None
     height: float | None = None
 
