@@ -217,10 +217,16 @@ def type_from_label(label: str) -> FieldType | None:
     words = _WORDS.findall(_fold(label))
     if any(word in _IDENTIFIER_WORDS for word in words):
         return None  # `tax_id`, `vat_number`, `forma_pago`: the hint word is not what the field holds
-    for field_type, hints in _LABEL_HINTS:
-        if any(word.startswith(hint) for word in words for hint in hints):
+    for field_type, starts_a_hint in _HINT_STARTS:
+        if any(starts_a_hint(word) for word in words):
             return field_type
     return None
+
+
+# A word "starts with a hint" of a type: one precompiled alternation per type, not a loop over hints.
+_HINT_STARTS = tuple(
+    (field_type, re.compile("|".join(map(re.escape, hints))).match) for field_type, hints in _LABEL_HINTS
+)
 
 
 def infer_type(label: str, text: str) -> FieldType:
