@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
+from service.core.collector import collector_paused
 from service.core.rules import Rules, validate_document
 from service.core.values import FieldType, infer_type, normalize_value
 from service.models.document import (
@@ -58,6 +59,18 @@ class _Found(NamedTuple):
 def normalize_file(
     prediction: FilePrediction,
     *,
+    source: SourceRef,
+    model_id: str,
+    rules: Rules | None,
+    review: Review,
+    processed_at: datetime,
+) -> NormalizedDocument:
+    with collector_paused():  # thousands of candidates, no cycle: see service.core.collector
+        return _document(prediction, source, model_id, rules, review, processed_at)
+
+
+def _document(
+    prediction: FilePrediction,
     source: SourceRef,
     model_id: str,
     rules: Rules | None,

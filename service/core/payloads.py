@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ValidationError
 
+from service.core.collector import collector_paused
 from service.errors import PayloadRejected
 from service.models.nanonets import (
     AnyBox,
@@ -89,11 +90,12 @@ def parse_payload_bytes(body: bytes) -> list[FilePrediction]:
 
     Raises PayloadRejected as that does: `not_json` for a body that is not JSON, the same code and message
     for any other refusal (a body the lean validation refuses is parsed again the way that names it)."""
-    try:
-        data = LEAN_BODY.validate_json(body)
-    except ValidationError:
-        return parse_payload(decode_json(body))
-    return _collect(_read_body(data, _validated), default_file_id=None)
+    with collector_paused():  # a body is a large, cycle-free tree: see service.core.collector
+        try:
+            data = LEAN_BODY.validate_json(body)
+        except ValidationError:
+            return parse_payload(decode_json(body))
+        return _collect(_read_body(data, _validated), default_file_id=None)
 
 
 def decode_json(body: bytes) -> object:
