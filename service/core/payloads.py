@@ -50,6 +50,10 @@ APPROVED = frozenset({"approved", "approve", "approval", "on approval", "verifie
 REJECTED = frozenset({"rejected", "reject", "rejection", "on rejection"})
 MAX_NESTING = 4  # result[0].result[...] is one level; deeper bodies are not Nanonets'
 _SEPARATORS = re.compile(r"[\s_-]+")
+# pydantic-core validates bytes from a parsed JSON tree of its own (Rust, ~11x the body at its peak, unseen
+# by tracemalloc); `json.loads` + validation peaks at ~7x. Below this size the bytes path is the faster
+# one (~0.4x json.loads less at 10 pages); above it both cost the same time (docs/BENCHMARKS.md, table 2).
+FROM_BYTES_MAX = 64 * 1024
 
 
 @dataclass
@@ -85,16 +89,24 @@ def parse_payload(data: object) -> list[FilePrediction]:
     return _parse(data, default_file_id=None)
 
 
-def parse_payload_bytes(body: bytes) -> list[FilePrediction]:
-    """`parse_payload(decode_json(body))`, validating the body once, straight from its bytes.
+def parse_payload_bytes(body: bytes, *, from_bytes_max: int = FROM_BYTES_MAX) -> list[FilePrediction]:
+    """`parse_payload(decode_json(body))`, validating the whole body once into the lean view: straight
+    from its bytes up to `from_bytes_max`, from `json.loads` above (see FROM_BYTES_MAX).
 
     Raises PayloadRejected as that does: `not_json` for a body that is not JSON, the same code and message
     for any other refusal (a body the lean validation refuses is parsed again the way that names it)."""
     with collector_paused():  # a body is a large, cycle-free tree: see service.core.collector
-        try:
-            data = LEAN_BODY.validate_json(body)
-        except ValidationError:
-            return parse_payload(decode_json(body))
+        if len(body) <= from_bytes_max:
+            try:
+                data = LEAN_BODY.validate_json(body)
+            except ValidationError:
+                return parse_payload(decode_json(body))
+        else:
+            decoded = decode_json(body)
+            try:
+                data = LEAN_BODY.validate_python(decoded)
+            except (ValidationError, RecursionError):
+                return parse_payload(decoded)
         return _collect(_read_body(data, _validated), default_file_id=None)
 
 
