@@ -16,36 +16,37 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
 
 
 class _Pause:
+    """A context manager (a class, not a generator: it runs twice per webhook, so it is kept cheap)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._depth = 0
         self._restore = False
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
                 self._restore = gc.isenabled()
                 gc.disable()
             self._depth += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._depth -= 1
-                if self._depth == 0 and self._restore:
-                    gc.enable()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._restore:
+                gc.enable()
 
 
 # One per process, as the collector it pauses is.
 _PAUSE = _Pause()
 
 
-def collector_paused() -> AbstractContextManager[None]:
+def collector_paused() -> _Pause:
     """`with collector_paused():` around a bounded stretch that makes no reference cycle."""
-    return _PAUSE.held()
+    return _PAUSE
