@@ -216,7 +216,10 @@ def _retrieval_entries(items: object, key: str, moderated: bool, read: _EntryRea
 
 
 def _is_page(item: object) -> bool:
-    return isinstance(item, dict) and any(key in item for key in BOX_KEYS)
+    # BOX_KEYS spelled out: this runs for every entry of every body
+    return isinstance(item, dict) and (
+        "prediction" in item or "predicted_boxes" in item or "moderated_boxes" in item
+    )
 
 
 def _has_nested(item: object) -> bool:
@@ -282,7 +285,7 @@ def _phrase(value: object) -> str:
 
 
 def _hint(values: Sequence[object], rejected_flag: object = None) -> ReviewHint | None:
-    phrases = {_phrase(value) for value in values}
+    phrases = {_phrase(value) for value in values if value is not None}
     if phrases & REJECTED or rejected_flag is True:
         return "rejected"
     return "approved" if phrases & APPROVED else None
