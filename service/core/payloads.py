@@ -38,7 +38,7 @@ from service.models.nanonets import (
     PageEntry,
     parse_request_metadata,
 )
-from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage
+from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage, page_named_by
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
@@ -359,7 +359,7 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
         part.moderated = [*(part.moderated or []), BoxView(box)]
     if own is not None or not parts:
         parts.setdefault(position if own is None else own, _PageParts())
-    elif any(_named_page(box) is not None for box in (*predicted, *moderated)):
+    elif any(page_named_by(box) is not None for box in (*predicted, *moderated)):
         for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
             parts.setdefault(index, _PageParts())
     sized = own if own is not None else (next(iter(parts)) if len(parts) == 1 else None)
@@ -375,16 +375,8 @@ def _box_page(box: LeanBox, own: int | None, fallback: int) -> int:
         return page
     if own is not None:
         return own
-    index = _named_page(box)
+    index = page_named_by(box)
     return fallback if index is None else index
-
-
-def _named_page(box: LeanBox) -> int | None:
-    """The page a box says it sits on, if it says (`BoxView.page_index`)."""
-    for index in (box.get("page"), box.get("page_no")):
-        if index is not None and index >= 0:
-            return index
-    return None
 
 
 def _merge(into: _PageParts, other: _PageParts) -> None:

@@ -155,16 +155,21 @@ class BoxView:
 
     def page_index(self) -> int | None:
         """The page this box says it sits on, if it says (negative indexes say nothing)."""
-        for index in (self.raw.get("page"), self.raw.get("page_no")):
-            if index is not None and index >= 0:
-                return index
-        return None
+        return page_named_by(self.raw)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoxView) and other.raw == self.raw
 
     def __repr__(self) -> str:
         return f"BoxView({self.raw!r})"
+
+
+def page_named_by(box: LeanBox) -> int | None:
+    """The page a box says it sits on, if it says: `page`, else `page_no` (negative indexes say nothing)."""
+    for index in (box.get("page"), box.get("page_no")):
+        if index is not None and index >= 0:
+            return index
+    return None
 
 
 class LeanSize(TypedDict, total=False):
