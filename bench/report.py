@@ -96,13 +96,19 @@ def goals(
             found.append(Goal("2", "per-page time 1,000 pages / 10 pages <= 1.2", f"{flat:.2f}", met, margin))
         worst_mem = max(rows, key=lambda r: r.normalize_peak / r.body_bytes)
         peak = worst_mem.normalize_peak / worst_mem.body_bytes
-        met, margin = at_most(peak, 5.0, "x")
+        rss = [r for r in rows if r.normalize_rss is not None]
+        rss_peak = max((r.normalize_rss or 0) / r.body_bytes for r in rss) if rss else 0.0
+        # judged by the worse of the two measures: tracemalloc misses what pydantic-core allocates in Rust
+        met, margin = at_most(max(peak, rss_peak), 5.0, "x")
         found.append(
             Goal(
                 "2",
                 "peak memory <= 5x the body (every size)",
-                f"{peak:.1f}x at {worst_mem.pages} page(s); "
-                + ", ".join(f"{r.pages}: {r.normalize_peak / r.body_bytes:.1f}x" for r in rows),
+                f"tracemalloc {peak:.1f}x at {worst_mem.pages} page(s); "
+                + ", ".join(f"{r.pages}: {r.normalize_peak / r.body_bytes:.1f}x" for r in rows)
+                + "".join(
+                    f"; peak RSS growth {r.pages}: {(r.normalize_rss or 0) / r.body_bytes:.1f}x" for r in rss
+                ),
                 met,
                 margin,
             )
@@ -264,8 +270,9 @@ def section_normalize(rows: list[Row]) -> list[str]:
         "## 2. Normalization scaling",
         "",
         "Webhook bodies (prediction-result shape) of N pages, each page a receipt: 4 fields and a 3x3 table "
-        "(`bench/payloads.py`). **normalize + validate** = `parse_payload(json.loads(body))` (the pydantic "
-        "models of the payload) + `normalize_file(...)` with the sample rules (`validate_document`); the "
+        "(`bench/payloads.py`). **normalize + validate** = `parse_payload_bytes(body)` (what the webhook "
+        "runs: the body validated once into the lean view, from its bytes up to 64 KiB, from `json.loads` "
+        "above) + `normalize_file(...)` with the sample rules (`validate_document`); the "
         "**full path** adds `document_digest` and `to_json_bytes`, everything a first-delivery webhook "
         "computes. Times per page: CPU time of the process, best of 7 interleaved rounds; peak memory by "
         "tracemalloc, as a multiple "
@@ -284,10 +291,20 @@ def section_normalize(rows: list[Row]) -> list[str]:
         )
     out += [
         "",
-        "Where the time goes (µs/page): normalize + validate with the GC on (as above), after `gc.freeze()`, "
-        "with the GC off; each stage alone; and the payload's validation from a dict (`json.loads` + "
-        "`PredictionResponse.model_validate`, what `parse_payload` does) against `model_validate_json` on "
-        "the bytes.",
+        *(
+            f"Peak memory of the {r.pages:,}-page body by the resident set instead (growth of VmHWM in a "
+            "fresh process, which also counts what pydantic-core allocates in Rust and tracemalloc does "
+            f"not see): json.loads **{(r.loads_rss or 0) / r.body_bytes:.1f}x**, normalize + validate "
+            f"**{(r.normalize_rss or 0) / r.body_bytes:.1f}x** the body."
+            for r in rows
+            if r.loads_rss is not None and r.normalize_rss is not None
+        ),
+        "",
+        "Where the time goes (µs/page): normalize + validate as above (the collector on, as in the service, "
+        "which holds it off inside `parse_payload_bytes` and `normalize_file`: `service/core/collector.py`), "
+        "after `gc.freeze()`, with the GC off throughout; each stage alone (parse_payload = "
+        "`parse_payload_bytes`); and, for reference, the full payload models (`PredictionResponse`) "
+        "validated from a dict (`json.loads` + `model_validate`) and from the bytes (`model_validate_json`).",
         "",
         "| pages | GC on | gc.freeze() | GC off | parse_payload | normalize_file | document_digest "
         "| to_json_bytes | loads + model_validate | model_validate_json |",

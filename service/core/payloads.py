@@ -12,26 +12,33 @@ Unknown keys are normal. Pages are grouped by file and sorted by index; a page d
 once (the fuller copy). A page that names no file refuses the body (`no_request_file_id`): guessing could
 mix files, and reconcile recovers the files it did name by their id. Any other refusal is a typed
 `PayloadRejected` (`unknown_shape`, `invalid_payload`), never an unhandled exception.
+
+Pages and boxes are read into the lean view of `service.models.nanonets_lean` (the same acceptance as the
+full models, without their per-box cost). A webhook body is validated once, from its bytes
+(`parse_payload_bytes`); what that refuses is parsed from `json.loads` entry by entry, so a refusal names
+the value exactly as the full models do.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ValidationError
 
+from service.core.collector import collector_paused
 from service.errors import PayloadRejected
 from service.models.nanonets import (
+    AnyBox,
     BodyEnvelope,
     FilePrediction,
     PageEntry,
-    PagePrediction,
-    Prediction,
     parse_request_metadata,
 )
+from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage, page_named_by
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
@@ -42,21 +49,26 @@ TRIGGER_KEYS = ("status", "trigger", "event", "event_type", "action", "approval_
 APPROVED = frozenset({"approved", "approve", "approval", "on approval", "verified"})
 REJECTED = frozenset({"rejected", "reject", "rejection", "on rejection"})
 MAX_NESTING = 4  # result[0].result[...] is one level; deeper bodies are not Nanonets'
+_SEPARATORS = re.compile(r"[\s_-]+")
+# pydantic-core validates bytes from a parsed JSON tree of its own (Rust, ~11x the body at its peak, unseen
+# by tracemalloc); `json.loads` + validation peaks at ~7x. Below this size the bytes path is the faster
+# one (~0.4x json.loads less at 10 pages); above it both cost the same time (docs/BENCHMARKS.md, table 2).
+FROM_BYTES_MAX = 64 * 1024
 
 
 @dataclass
 class _Entry:
     """A page or export object found in the body, validated, with where it was and which list held it."""
 
-    page: PageEntry
+    page: LeanPage
     where: str
     listed_moderated: bool | None = None  # True: moderated_images; False: unmoderated_images
 
 
 @dataclass
 class _PageParts:
-    boxes: list[Prediction] = field(default_factory=list)
-    moderated: list[Prediction] | None = None
+    boxes: list[AnyBox] = field(default_factory=list)
+    moderated: list[AnyBox] | None = None
     width: float | None = None
     height: float | None = None
 
@@ -68,9 +80,44 @@ class _Body:
     hint: ReviewHint | None
 
 
+# Reads one page or export object of the body, `where` naming it in a refusal.
+_EntryReader = Callable[[object, str], LeanPage]
+
+
 def parse_payload(data: object) -> list[FilePrediction]:
     """Every file a webhook body speaks of. Raises PayloadRejected for an unknown or invalid shape."""
     return _parse(data, default_file_id=None)
+
+
+def parse_payload_bytes(body: bytes, *, from_bytes_max: int = FROM_BYTES_MAX) -> list[FilePrediction]:
+    """`parse_payload(decode_json(body))`, validating the whole body once into the lean view: straight
+    from its bytes up to `from_bytes_max`, from `json.loads` above (see FROM_BYTES_MAX).
+
+    Raises PayloadRejected as that does: `not_json` for a body that is not JSON, the same code and message
+    for any other refusal (a body the lean validation refuses is parsed again the way that names it)."""
+    with collector_paused():  # a body is a large, cycle-free tree: see service.core.collector
+        if len(body) <= from_bytes_max:
+            try:
+                data = LEAN_BODY.validate_json(body)
+            except ValidationError:
+                return parse_payload(decode_json(body))
+        else:
+            decoded = decode_json(body)
+            try:
+                data = LEAN_BODY.validate_python(decoded)
+            except (ValidationError, RecursionError):
+                return parse_payload(decoded)
+        return _collect(_read_body(data, _validated), default_file_id=None)
+
+
+def decode_json(body: bytes) -> object:
+    """JSON or PayloadRejected('not_json'); deep nesting is rejected rather than crashing the parser."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PayloadRejected("not_json", f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise PayloadRejected("not_json", "the body is JSON nested too deeply to parse") from None
 
 
 def parse_retrieval(data: object, request_file_id: str) -> FilePrediction:
@@ -82,7 +129,10 @@ def parse_retrieval(data: object, request_file_id: str) -> FilePrediction:
 
 
 def _parse(data: object, *, default_file_id: str | None) -> list[FilePrediction]:
-    body = _read_body(data)
+    return _collect(_read_body(data, _checked), default_file_id=default_file_id)
+
+
+def _collect(body: _Body, *, default_file_id: str | None) -> list[FilePrediction]:
     by_file: dict[str, list[_Entry]] = {}
     for entry in body.entries:
         file_id = _file_id(entry, body.file_id, default_file_id)
@@ -99,21 +149,23 @@ def _parse(data: object, *, default_file_id: str | None) -> list[FilePrediction]
 # ---------------------------------------------------------------------------------- finding the pages
 
 
-def _read_body(data: object) -> _Body:
+def _read_body(data: object, read: _EntryReader) -> _Body:
+    """The entries of a body: as decoded (`read` validates each) or as `LEAN_BODY` validated it."""
     if isinstance(data, list):
         if not any(_is_page(item) or _has_nested(item) for item in data):
             raise PayloadRejected("unknown_shape", "a JSON array, but not of Nanonets page objects")
-        return _Body(list(_list_entries(data, "", depth=0)), None, None)
+        return _Body(list(_list_entries(data, "", read, depth=0)), None, None)
     if not isinstance(data, dict):
         raise PayloadRejected("unknown_shape", f"expected a JSON object or array, got {_kind(data)}")
-    entries = list(_dict_entries(data))
+    entries = list(_dict_entries(data, read))
     if not entries and not _names_a_shape(data):
         raise PayloadRejected(
             "unknown_shape",
             "not a Nanonets body: no result (list or export object), moderated_images/unmoderated_images, "
             "or boxes",
         )
-    _validate(BodyEnvelope, {key: data[key] for key in ENVELOPE_KEYS if key in data}, "")
+    if read is _checked:
+        _validate(BodyEnvelope, {key: data[key] for key in ENVELOPE_KEYS if key in data}, "")
     top_file_id = data.get("request_file_id")
     return _Body(entries, top_file_id if isinstance(top_file_id, str) else None, _body_hint(data))
 
@@ -124,47 +176,50 @@ def _names_a_shape(data: Mapping[str, Any]) -> bool:
     return isinstance(result, list) or _is_entry_object(result) or any(key in data for key in RETRIEVAL_KEYS)
 
 
-def _dict_entries(data: Mapping[str, Any]) -> Iterator[_Entry]:
+def _dict_entries(data: Mapping[str, Any], read: _EntryReader) -> Iterator[_Entry]:
     result = data.get("result")
     if isinstance(result, list):
-        yield from _list_entries(result, "result", depth=0)
+        yield from _list_entries(result, "result", read, depth=0)
     elif isinstance(result, dict):
         if _has_nested(result):
-            yield from _list_entries(result["result"], "result.result", depth=1)
+            yield from _list_entries(result["result"], "result.result", read, depth=1)
         if _is_page(result):
-            yield _Entry(_validate(PageEntry, result, "result"), "result")
+            yield _Entry(read(result, "result"), "result")
     for moderated, key in ((True, "moderated_images"), (False, "unmoderated_images")):
         if key in data:
-            yield from _retrieval_entries(data[key], key, moderated)
+            yield from _retrieval_entries(data[key], key, moderated, read)
     if _is_page(data):
-        yield _Entry(_validate(PageEntry, data, ""), "")  # a bare page or export object
+        yield _Entry(read(data, ""), "")  # a bare page or export object
 
 
-def _list_entries(items: Sequence[Any], where: str, *, depth: int) -> Iterator[_Entry]:
+def _list_entries(items: Sequence[Any], where: str, read: _EntryReader, *, depth: int) -> Iterator[_Entry]:
     if depth > MAX_NESTING:
         raise PayloadRejected("invalid_payload", f"{where}: result lists nested too deeply")
     for position, item in enumerate(items):
         here = f"{where}.{position}" if where else str(position)
         if not isinstance(item, dict):
-            _validate(PageEntry, item, here)  # raises, naming where
+            read(item, here)  # raises, naming where
             continue
         if _has_nested(item):
-            yield from _list_entries(item["result"], f"{here}.result", depth=depth + 1)
+            yield from _list_entries(item["result"], f"{here}.result", read, depth=depth + 1)
         if _is_page(item):
-            yield _Entry(_validate(PageEntry, item, here), here)
+            yield _Entry(read(item, here), here)
         # else: an "accepted" entry of an async submission: no prediction yet
 
 
-def _retrieval_entries(items: object, key: str, moderated: bool) -> Iterator[_Entry]:
+def _retrieval_entries(items: object, key: str, moderated: bool, read: _EntryReader) -> Iterator[_Entry]:
     if not isinstance(items, list):
         raise PayloadRejected("invalid_payload", f"{key}: expected a list of pages, got {_kind(items)}")
     for position, item in enumerate(items):
         where = f"{key}.{position}"
-        yield _Entry(_validate(PageEntry, item, where), where, listed_moderated=moderated)
+        yield _Entry(read(item, where), where, listed_moderated=moderated)
 
 
 def _is_page(item: object) -> bool:
-    return isinstance(item, dict) and any(key in item for key in BOX_KEYS)
+    # BOX_KEYS spelled out: this runs for every entry of every body
+    return isinstance(item, dict) and (
+        "prediction" in item or "predicted_boxes" in item or "moderated_boxes" in item
+    )
 
 
 def _has_nested(item: object) -> bool:
@@ -175,6 +230,23 @@ def _is_entry_object(item: object) -> bool:
     return isinstance(item, dict) and (
         _is_page(item) or _has_nested(item) or isinstance(item.get("request_file_id"), str)
     )
+
+
+def _checked(item: object, where: str) -> LeanPage:
+    """A decoded entry, validated into the lean view; refused with the full model's words."""
+    try:
+        return LEAN_PAGE.validate_python(item)
+    except ValidationError:
+        pass
+    except RecursionError:
+        raise PayloadRejected("invalid_payload", "the body is nested too deeply") from None
+    _validate(PageEntry, item, where)  # the same acceptance: this raises, naming the value
+    raise PayloadRejected("invalid_payload", f"{where or 'body'}: not a Nanonets page object")
+
+
+def _validated(item: object, where: str) -> LeanPage:
+    """An entry of a body `LEAN_BODY` validated: nothing left to check."""
+    return cast(LeanPage, item)
 
 
 def _validate(model: type[BaseModel], data: object, where: str) -> Any:
@@ -194,18 +266,13 @@ def _validate(model: type[BaseModel], data: object, where: str) -> Any:
 def _file_id(entry: _Entry, top_file_id: str | None, default_file_id: str | None) -> str | None:
     page = entry.page
     # A page object's `id` is the page's; only an export object (no page index) uses `id` for the file.
-    export_id = page.id if page.page is None and entry.listed_moderated is None else None
-    metadata = parse_request_metadata(page.request_metadata) or {}
-    for candidate in (
-        page.request_file_id,
-        top_file_id,
-        default_file_id,
-        export_id,
-        metadata.get("request_file_id"),
-    ):
+    export_id = page.get("id") if page.get("page") is None and entry.listed_moderated is None else None
+    for candidate in (page.get("request_file_id"), top_file_id, default_file_id, export_id):
         if isinstance(candidate, str) and candidate:
             return candidate
-    return None
+    metadata = parse_request_metadata(page.get("request_metadata")) or {}  # last: it costs a json.loads
+    candidate = metadata.get("request_file_id")
+    return candidate if isinstance(candidate, str) and candidate else None
 
 
 # ----------------------------------------------------------------------------------- review state
@@ -214,11 +281,11 @@ def _file_id(entry: _Entry, top_file_id: str | None, default_file_id: str | None
 def _phrase(value: object) -> str:
     """`On_Approval`, `on-approval` and ` On Approval ` alike; whole phrases only, so `not_approved` or
     `unapproved` never read as approved."""
-    return " ".join(re.split(r"[\s_-]+", value.strip().lower())) if isinstance(value, str) else ""
+    return " ".join(_SEPARATORS.split(value.strip().lower())) if isinstance(value, str) else ""
 
 
 def _hint(values: Sequence[object], rejected_flag: object = None) -> ReviewHint | None:
-    phrases = {_phrase(value) for value in values}
+    phrases = {_phrase(value) for value in values if value is not None}
     if phrases & REJECTED or rejected_flag is True:
         return "rejected"
     return "approved" if phrases & APPROVED else None
@@ -230,12 +297,12 @@ def _body_hint(data: Mapping[str, Any]) -> ReviewHint | None:
 
 
 def _entry_hint(entry: _Entry) -> ReviewHint | None:
-    extras = entry.page.model_extra or {}
-    return _hint([entry.page.approval_status, extras.get("status")], extras.get("is_rejected"))
+    page = entry.page
+    return _hint([page.get("approval_status"), page.get("status")], page.get("is_rejected"))
 
 
 def _is_moderated(entry: _Entry) -> bool:
-    return entry.listed_moderated is True or entry.page.is_moderated is True
+    return entry.listed_moderated is True or entry.page.get("is_moderated") is True
 
 
 def _review(entries: Sequence[_Entry], body_hint: ReviewHint | None) -> ReviewHint:
@@ -255,50 +322,60 @@ def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint 
     merged: dict[int, _PageParts] = {}
     for position, entry in enumerate(entries):
         for index, parts in _entry_pages(entry.page, position).items():
-            _merge(merged.setdefault(index, _PageParts()), parts)
-    metadata = next(
-        (e.page.request_metadata for e in entries if e.page.request_metadata not in (None, "")), None
-    )
-    return FilePrediction(
-        request_file_id=file_id,
-        pages=tuple(_page_prediction(index, merged[index]) for index in sorted(merged)),
-        request_metadata=parse_request_metadata(metadata),
-        review=_review(entries, body_hint),
-        ready=bool(merged),
-        model_id=next((e.page.model_id for e in entries if e.page.model_id), None),
+            if index in merged:
+                _merge(merged[index], parts)
+            else:
+                merged[index] = parts
+    metadata = next((m for e in entries if (m := e.page.get("request_metadata")) not in (None, "")), None)
+    # Validated in one pass, pages included (they are dicts here: no model constructor call per page).
+    return FilePrediction.model_validate(
+        {
+            "request_file_id": file_id,
+            "pages": [_page_prediction(index, merged[index]) for index in sorted(merged)],
+            "request_metadata": parse_request_metadata(metadata),
+            "review": _review(entries, body_hint),
+            "ready": bool(merged),
+            "model_id": next((m for e in entries if (m := e.page.get("model_id"))), None),
+        }
     )
 
 
-def _entry_pages(page: PageEntry, position: int) -> dict[int, _PageParts]:
+def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     """The pages one entry speaks of: a page object's own page, or, for an export object, every page its
     boxes name. A box's own `page` wins over its entry's (live boxes carry it); the legacy `page_no` does
     not (the seeds' page index came first)."""
-    own = page.page if page.page is not None and page.page >= 0 else None
-    predicted = page.predicted_boxes or page.prediction
-    moderated = page.moderated_boxes or []  # empty or null: nobody reviewed (what integrations assume too)
+    listed = page.get("page")
+    own = listed if listed is not None and listed >= 0 else None
+    predicted = page.get("predicted_boxes") or page.get("prediction") or ()
+    moderated = page.get("moderated_boxes") or ()  # empty or null: nobody reviewed (as integrations assume)
     parts: dict[int, _PageParts] = {}
     for box in predicted:
-        parts.setdefault(_box_page(box, own, position), _PageParts()).boxes.append(box)
+        index = _box_page(box, own, position)
+        part = parts.get(index) or parts.setdefault(index, _PageParts())
+        part.boxes.append(BoxView(box))
     for box in moderated:
-        part = parts.setdefault(_box_page(box, own, position), _PageParts())
-        part.moderated = [*(part.moderated or []), box]
+        index = _box_page(box, own, position)
+        part = parts.get(index) or parts.setdefault(index, _PageParts())
+        part.moderated = [*(part.moderated or []), BoxView(box)]
     if own is not None or not parts:
         parts.setdefault(position if own is None else own, _PageParts())
-    elif any(box.page_index() is not None for box in (*predicted, *moderated)):
+    elif any(page_named_by(box) is not None for box in (*predicted, *moderated)):
         for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
             parts.setdefault(index, _PageParts())
     sized = own if own is not None else (next(iter(parts)) if len(parts) == 1 else None)
-    if sized is not None and page.size is not None:
-        parts[sized].width, parts[sized].height = _positive(page.size.width), _positive(page.size.height)
+    size = page.get("size")
+    if sized is not None and size is not None:
+        parts[sized].width, parts[sized].height = _positive(size.get("width")), _positive(size.get("height"))
     return parts
 
 
-def _box_page(box: Prediction, own: int | None, fallback: int) -> int:
-    if box.page is not None and box.page >= 0:
-        return box.page
+def _box_page(box: LeanBox, own: int | None, fallback: int) -> int:
+    page = box.get("page")
+    if page is not None and page >= 0:
+        return page
     if own is not None:
         return own
-    index = box.page_index()
+    index = page_named_by(box)
     return fallback if index is None else index
 
 
@@ -312,14 +389,15 @@ def _merge(into: _PageParts, other: _PageParts) -> None:
         into.width, into.height = other.width, other.height
 
 
-def _page_prediction(index: int, parts: _PageParts) -> PagePrediction:
-    return PagePrediction(
-        page=index,
-        boxes=tuple(parts.boxes),
-        moderated_boxes=None if parts.moderated is None else tuple(parts.moderated),
-        width=parts.width,
-        height=parts.height,
-    )
+def _page_prediction(index: int, parts: _PageParts) -> dict[str, Any]:
+    """A `PagePrediction`, as the values `FilePrediction.model_validate` makes it of."""
+    return {
+        "page": index,
+        "boxes": parts.boxes,
+        "moderated_boxes": parts.moderated,
+        "width": parts.width,
+        "height": parts.height,
+    }
 
 
 def _positive(value: float | None) -> float | None:

@@ -59,6 +59,9 @@ _NUMBER = re.compile(r"(?:(?<!\d)[.,](?=\d))?\d(?:[\d.,'\u00a0 ]*\d)?")
 _QUANTITY = re.compile(r"^\s*[-+]?\s*(\d(?:[\d.,'\u00a0 ]*\d)?)\s*([a-zA-Z\u00c0-\u017f.]{1,12})\s*$")
 _PLAIN_NUMBER = re.compile(r"^\s*[-+(]?\s*[.,]?\d(?:[\d.,'\u00a0 ]*\d)?\s*\)?\s*-?\s*$")
 _LETTERS = re.compile(r"[a-z]")
+_GROUPING = re.compile(r"[\s'\u00a0]")
+_WORDS = re.compile(r"[a-z]+")
+_DECIMAL_MARK = re.compile(r"[.,]")
 
 _LABEL_HINTS: tuple[tuple[FieldType, tuple[str, ...]], ...] = (
     ("date", ("fecha", "date", "dia", "day", "vencimiento", "due")),
@@ -106,6 +109,8 @@ _LABEL_HINTS: tuple[tuple[FieldType, tuple[str, ...]], ...] = (
 
 def _fold(text: str) -> str:
     """Lowercase without accents: `Diciembre` and `diciémbre` are the same month."""
+    if text.isascii():
+        return text.lower()  # nothing to decompose: the common case, at C speed
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -139,7 +144,7 @@ def parse_date(text: str) -> date | None:
 
 def _number_from_digits(digits: str) -> float | None:
     """`1.234,56` → 1234.56 by the separator rule of the module docstring."""
-    compact = re.sub(r"[\s'\u00a0]", "", digits)
+    compact = _GROUPING.sub("", digits)
     if not compact:
         return None
     has_dot, has_comma = "." in compact, "," in compact
@@ -209,13 +214,19 @@ _IDENTIFIER_WORDS = frozenset(
 
 
 def type_from_label(label: str) -> FieldType | None:
-    words = re.findall(r"[a-z]+", _fold(label))
+    words = _WORDS.findall(_fold(label))
     if any(word in _IDENTIFIER_WORDS for word in words):
         return None  # `tax_id`, `vat_number`, `forma_pago`: the hint word is not what the field holds
-    for field_type, hints in _LABEL_HINTS:
-        if any(word.startswith(hint) for word in words for hint in hints):
+    for field_type, starts_a_hint in _HINT_STARTS:
+        if any(starts_a_hint(word) for word in words):
             return field_type
     return None
+
+
+# A word "starts with a hint" of a type: one precompiled alternation per type, not a loop over hints.
+_HINT_STARTS = tuple(
+    (field_type, re.compile("|".join(map(re.escape, hints))).match) for field_type, hints in _LABEL_HINTS
+)
 
 
 def infer_type(label: str, text: str) -> FieldType:
@@ -230,7 +241,7 @@ def infer_type(label: str, text: str) -> FieldType:
         return "amount"
     if _QUANTITY.match(text) and not _ID_LIKE.match(text):
         return "quantity"
-    if _PLAIN_NUMBER.match(text) and re.search(r"[.,]", text):
+    if _PLAIN_NUMBER.match(text) and _DECIMAL_MARK.search(text):
         return "number"  # digits alone are ids (invoice numbers keep their leading zeros as text)
     return "text"
 

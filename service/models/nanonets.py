@@ -11,39 +11,15 @@ output: a prediction type other than field/table, a page index or request_file_i
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from service.models.nanonets_lean import BoxView
+from service.models.scores import score_to_confidence as score_to_confidence
+
 ReviewState = Literal["pending", "approved", "rejected", "auto_approved"]
-
-
-def score_to_confidence(raw: object) -> float | None:
-    """A Nanonets score on our 0-1 scale, or None when it says nothing.
-
-    - `0 < s <= 1` is already a 0-1 score; `1 < s <= 100` is a percentage (`99.99` → 0.9999). A score of
-      exactly 1 reads as 1.0 (the 0-1 scale), not 1 %: scores are judged one by one, not per table.
-    - `0` is Nanonets' "not scored" (tables and their cells in live data), not "certainly wrong": None, so
-      a `min_confidence` rule does not fail it as if it were zero.
-    - Negative, above 100, NaN, infinite, booleans and text that is not a number are absurd: None, and
-      the document is kept (a bad score must not fail a whole document).
-    """
-    if type(raw) is float:
-        number = raw
-    elif type(raw) is int or isinstance(raw, str):  # `type`: a bool is an int too, and says nothing
-        try:
-            number = float(raw)
-        except (ValueError, OverflowError):
-            return None
-    else:
-        return None
-    if 0.0 < number <= 1.0:  # the common case first: this runs for every box and cell
-        return number
-    if 1.0 < number <= 100.0:
-        # Decimal shifts the point exactly: 99.99 becomes 0.9999, not 0.9998999999999999.
-        return float(Decimal(repr(number)).scaleb(-2))
-    return None  # 0, negative, above 100, NaN, infinite
 
 
 Score = Annotated[float | None, BeforeValidator(score_to_confidence)]
@@ -113,6 +89,11 @@ class Prediction(NanonetsModel):
     @classmethod
     def _default_type(cls, value: Any) -> Any:
         return "field" if value in (None, "") else value
+
+    def cell_values(self) -> Iterator[tuple[str, int | None, int | None, str]]:
+        """(label, col, row, text) of each cell."""
+        for cell in self.cells:
+            yield cell.label, cell.col, cell.row, cell.text
 
     def bbox(self) -> list[float] | None:
         corners = (self.xmin, self.ymin, self.xmax, self.ymax)
@@ -223,6 +204,9 @@ def parse_request_metadata(raw: str | dict[str, Any] | None) -> dict[str, Any] |
 
 # ---- the file-level view: what one webhook or retrieval tells us about one request_file_id ----
 
+# A box as the full model reads it, or as the webhook path's lean view does (same attributes, same values).
+AnyBox = BoxView | Prediction
+
 
 class PagePrediction(BaseModel):
     """One page of a file (0-based index): the model's boxes, a person's reviewed boxes, the page size.
@@ -232,11 +216,13 @@ class PagePrediction(BaseModel):
     `width`/`height` are the pixels the box coordinates refer to, None when the body did not say.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     page: int
-    boxes: tuple[Prediction, ...] = ()
-    moderated_boxes: tuple[Prediction, ...] | None = None
+    # Left to right, the lean view first: a smart union would also ask `isinstance(box, Prediction)`,
+    # a Python-level ABC check, of every lean box.
+    boxes: tuple[Annotated[AnyBox, Field(union_mode="left_to_right")], ...] = ()
+    moderated_boxes: tuple[Annotated[AnyBox, Field(union_mode="left_to_right")], ...] | None = None
     width: float | None = None
     height: float | None = None
 
@@ -245,7 +231,7 @@ class PagePrediction(BaseModel):
         return self.moderated_boxes is not None
 
     @property
-    def final_boxes(self) -> tuple[Prediction, ...]:
+    def final_boxes(self) -> tuple[AnyBox, ...]:
         """The boxes whose values the output carries: the reviewed ones where a person reviewed."""
         return self.moderated_boxes if self.moderated_boxes is not None else self.boxes
 

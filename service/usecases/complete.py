@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 
 from service.core.normalize import normalize_file
-from service.core.payloads import parse_payload, parse_retrieval
+from service.core.payloads import decode_json as decode_json  # kept importable here for its callers
+from service.core.payloads import parse_payload_bytes, parse_retrieval
 from service.core.routes import Routes
 from service.core.rules import Rules
 from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
@@ -88,7 +89,7 @@ class CompleteFile:
 
     def parse_archived(self, body: bytes, raw_key: str, *, kind: QuarantineKind) -> list[FilePrediction]:
         try:
-            return parse_payload(decode_json(body))
+            return parse_payload_bytes(body)
         except PayloadRejected as rejected:
             self._quarantine.put(kind=kind, code=rejected.code, reason=rejected.message, raw_key=raw_key)
             raise
@@ -391,16 +392,6 @@ class _OutputWrite:
     record: LedgerRecord
     wrote: bool
     superseded: bool = False
-
-
-def decode_json(body: bytes) -> object:
-    """JSON or PayloadRejected('not_json'); deep nesting is rejected rather than crashing the parser."""
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PayloadRejected("not_json", f"the body is not valid JSON: {error}") from None
-    except RecursionError:
-        raise PayloadRejected("not_json", "the body is JSON nested too deeply to parse") from None
 
 
 def _deferred(request_file_id: str) -> FileOutcome:

@@ -15,12 +15,13 @@ from pydantic import BaseModel, Field
 
 from service.core.keys import KeyPolicy, skip_reason
 from service.core.pacing import TokenBucket
+from service.core.payloads import decode_json
 from service.errors import NanonetsError, NanonetsNotFound, PayloadRejected
 from service.logs import log_state_change
 from service.models.ledger import LedgerRecord
 from service.models.source import SourceRef
 from service.ports import Clock, Metrics, Pacer, ReviewPushes, StateStores
-from service.usecases.complete import CompleteFile, decode_json
+from service.usecases.complete import CompleteFile
 from service.usecases.correlation import record_context
 from service.usecases.downstream import Downstream
 from service.usecases.intake import Intake

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from service.adapters.sns import confirm_subscription
+from service.core.payloads import decode_json
 from service.errors import PayloadRejected
-from service.usecases.complete import decode_json
 from service.web.context import authorized, read_body, service
 from service.web.errors import error_body
 
