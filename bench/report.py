@@ -397,7 +397,7 @@ def section_cold(report: ColdReport) -> list[str]:
         f"{median(report.python_startup) * 1000:.0f} ms for `python -c pass`, is outside both sides); "
         f"medians of {report.rounds} alternating rounds. "
         "Reference, the floor of any handler that talks to S3: `import flask, boto3, pydantic, requests` "
-        "and one `boto3.client(\"s3\")` configured as the service's (region, endpoint, SigV4, retries). "
+        'and one `boto3.client("s3")` configured as the service\'s (region, endpoint, SigV4, retries). '
         "Subjects: `from service import aws_lambda`, then one event; then a second event in the same "
         "process (warm), which is the event's own cost (S3 on `bench/s3stub.py`, Nanonets the emulator). "
         "`service/` is byte-compiled first, as pip compiled both sides' dependencies. "
