@@ -183,7 +183,7 @@ class Service:
         from service.usecases.quarantine import Quarantiner
 
         return Quarantiner(
-            self.stores.quarantine, self.clock, _ReviewOnDemand(self), self.metrics, self.downstream
+            self.stores.quarantine, self.clock, _ReviewOnDemand(self), self.metrics, _DownstreamOnDemand(self)
         )
 
     @cached_property
@@ -301,6 +301,17 @@ class _ReviewOnDemand:
 
     def quarantined(self, quarantined: QuarantineRecord) -> None:
         self._service.review.quarantined(quarantined)
+
+
+class _DownstreamOnDemand:
+    """The quarantine's downstream (the document.quarantined event): built, with the outbox and the analytics
+    dataset, when a quarantine first happens."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def quarantined(self, record: QuarantineRecord) -> None:
+        self._service.downstream.quarantined(record)
 
 
 def configure_service_logging(settings: Settings, level: str | None = None) -> None:
