@@ -268,6 +268,12 @@ class Service:
             self.metrics,
         )
 
+    def build_parts(self) -> Service:
+        """Build every part now: a long-running server does it at start, as one thread, so its requests never
+        race to build a part (and a part that cannot be built stops the start)."""
+        _ = (self.complete, self.recovery, self.intake, self.downstream)  # and what each of them uses
+        return self
+
     def status(self) -> StatusReport:
         """The report `nanonets-ingest status` prints (pacing of every model of every route); its gauges are
         published on the way."""
