@@ -102,7 +102,7 @@ import flask, boto3, pydantic, requests
 t1 = time.perf_counter()
 from pydantic import BaseModel
 t2 = time.perf_counter()
-import pydantic_settings
+import pydantic_settings, yaml
 t3 = time.perf_counter()
 from service import aws_lambda
 from service.adapters.s3 import objects
@@ -126,12 +126,11 @@ print("COLD " + json.dumps({
     "flask, boto3, pydantic, requests (the reference's imports)": t1 - t0,
     "one boto3 S3 client (the reference's client; here the service's own)": in_build + in_event,
     "pydantic's lazy part (BaseModel and what it loads)": t2 - t1,
-    "pydantic-settings": t3 - t2,
+    "pydantic-settings, PyYAML (the rules file here is YAML)": t3 - t2,
     "the service's modules imported by `service.aws_lambda`": t4 - t3,
-    "building the service on the first event: settings, logging, what the events path needs": t5 - t4
-    - in_build,
-    "the event: imports on its way, the parts it builds first, HEAD, claim, presign, LabelUrls, record":
-    t6 - t5 - in_event,
+    "`aws_lambda._service()`: settings, logging, routes and rules checked": t5 - t4 - in_build,
+    "the event: the parts it builds on first use (intake, submit, Nanonets session) and their imports, "
+    "then HEAD, claim, pacing, presign, LabelUrls, record": t6 - t5 - in_event,
 }))
 """
 
@@ -146,6 +145,12 @@ OPTIONAL = (
     "devtools",
     "service.cli",
     "service.usecases.recover",
+    "service.usecases.complete",
+    "service.core.normalize",
+    "service.review",
+    "service.adapters.events",
+    "asyncio",
+    "yaml",
 )
 
 LOADED = """
