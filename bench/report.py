@@ -150,7 +150,13 @@ def goals(
             ratio = cold.total(series) / reference
             met, margin = at_most(ratio, 1.15)
             found.append(
-                Goal("4", f"cold start `{name}` / dependencies <= 1.15", f"{ratio:.2f}", met, margin)
+                Goal(
+                    "4",
+                    f"cold start `{name}` / dependencies + one S3 client <= 1.15",
+                    f"{ratio:.2f} (CPU {cold.med(series, 'cpu') / median(cold.reference_cpu):.2f})",
+                    met,
+                    margin,
+                )
             )
     if memory:
         growth = memory_growth(memory)
@@ -407,16 +413,20 @@ def section_cold(report: ColdReport) -> list[str]:
         f"Fresh `python -c` processes, timed from their first line (interpreter start-up, "
         f"{median(report.python_startup) * 1000:.0f} ms for `python -c pass`, is outside both sides); "
         f"medians of {report.rounds} alternating rounds. "
-        "Reference: `import flask, boto3, pydantic, requests`. "
+        "Reference, the floor of any handler that talks to S3: `import flask, boto3, pydantic, requests` "
+        'and one `boto3.client("s3")` configured as the service\'s (region, endpoint, SigV4, retries). '
         "Subjects: `from service import aws_lambda`, then one event; then a second event in the same "
         "process (warm), which is the event's own cost (S3 on `bench/s3stub.py`, Nanonets the emulator). "
+        "`service/` is byte-compiled first, as pip compiled both sides' dependencies. "
         "The goal is judged on wall-clock time; CPU time (import + first event) is given too, as it is "
         "less disturbed by other processes.",
         "",
         "| process | import ms | first event ms | import + first event ms | ratio to reference "
         "| CPU ms | CPU ratio | warm event ms | process wall ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| reference: flask, boto3, pydantic, requests | {reference * 1000:.0f} | "
+        f"| reference: flask, boto3, pydantic, requests + one S3 client "
+        f"| {median(report.reference_import) * 1000:.0f} "
+        f"| {median(report.reference_client) * 1000:.0f} (the client) "
         f"| {reference * 1000:.0f} | 1.00 | {reference_cpu * 1000:.0f} | 1.00 "
         f"| | {median(report.reference_wall) * 1000:.0f} |",
     ]

@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from service.core.pacing import PaceDecision
-from service.models.completion import CompletionEvent
-from service.models.document import NormalizedDocument
-from service.models.ledger import IndexedStatus, LedgerRecord, LedgerStatus, QuarantineRecord, SubmissionClaim
-from service.models.source import SourceRef, StoredSource
+if TYPE_CHECKING:
+    # Annotations only: importing this module must not build the models (Lambda cold start; ARCHITECTURE.md)
+    from service.core.pacing import PaceDecision
+    from service.models.completion import CompletionEvent
+    from service.models.document import NormalizedDocument
+    from service.models.ledger import (
+        IndexedStatus,
+        LedgerRecord,
+        LedgerStatus,
+        QuarantineRecord,
+        SubmissionClaim,
+    )
+    from service.models.source import SourceRef, StoredSource
 
 # ---- the one low-level storage port ----
 

@@ -49,6 +49,8 @@ def _env_config() -> SettingsConfigDict:
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # Validators built on first use: a Lambda loads `Settings` only, never the CLI's smaller sets.
+        defer_build=True,
     )
 
 

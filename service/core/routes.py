@@ -23,18 +23,16 @@ travel together. The checks are pure; `load_routes` and `load_routes_file` read 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.core.keys import DEFAULT_ROUTE, RouteKeys, longest_prefix, output_key_under, prefix_shape
-from service.core.rules import Rules, RulesError, load_rules
+from service.core.rules import Rules, RulesError, load_rules, parse_data
 from service.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -245,8 +243,8 @@ def parse_routes_text(
 
 def _parse_entries(text: str, fmt: str, source: str) -> list[RouteEntry]:
     try:
-        data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
+        data = parse_data(text, fmt)
+    except ValueError as error:
         raise RoutesError(f"{source}: not valid {fmt.upper()}: {_one_line(str(error))}") from None
     if not isinstance(data, dict):
         raise RoutesError(f"{source}: expected a mapping with a 'routes' list, got {type(data).__name__}")

@@ -26,7 +26,9 @@ Normalized = str | float | None
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: validators are built on first use, not at import. Entry points that never handle a
+    # document (a Lambda answering S3 events or GET /healthz) import this module for its types alone.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class NanonetsRef(_Strict):

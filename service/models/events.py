@@ -24,7 +24,8 @@ MAX_ENVELOPE_DEPTH = 3  # S3 in SNS in SQS is the deepest real nesting
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: validators built on first use; an SQS batch of S3 records never builds EventBridge's.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class S3Bucket(_Lenient):

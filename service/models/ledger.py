@@ -24,7 +24,8 @@ QuarantineKind = Literal["webhook", "event", "submission"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # defer_build: validators built on first use; an S3 event never builds the quarantine record's.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class SubmissionClaim(_Record):

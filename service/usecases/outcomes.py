@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.models.document import Review
 
@@ -35,6 +35,8 @@ class SubmitOutcome(BaseModel):
 
 
 class FileOutcome(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # a webhook's: built on first use, not by the S3 event path
+
     request_file_id: str
     outcome: FileOutcomeKind
     output_key: str | None = None
@@ -48,6 +50,8 @@ class FileOutcome(BaseModel):
 
 
 class WebhookResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     raw_key: str
     files: list[FileOutcome]
 

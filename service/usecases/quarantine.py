@@ -6,12 +6,19 @@ import hashlib
 import logging
 import time
 from datetime import datetime
+from typing import Protocol
 
 from service.logs import log_state_change
 from service.models.ledger import QuarantineKind, QuarantineRecord
 from service.models.source import SourceRef
 from service.ports import AttentionQueue, Clock, Metrics, Quarantine
-from service.usecases.downstream import Downstream
+
+
+class QuarantineEvents(Protocol):
+    """What a quarantine tells downstream (`usecases.downstream.Downstream`: the document.quarantined
+    event), named here so an entry point may hand in one built on first use."""
+
+    def quarantined(self, record: QuarantineRecord) -> None: ...
 
 
 class Quarantiner:
@@ -21,7 +28,7 @@ class Quarantiner:
         clock: Clock,
         attention: AttentionQueue,
         metrics: Metrics,
-        downstream: Downstream | None = None,
+        downstream: QuarantineEvents | None = None,
     ) -> None:
         self.store = store
         self._clock = clock

@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     secret = settings.require_webhook_secret().get_secret_value()
     configure_service_logging(settings)
     # Under gunicorn the app builds its own service, scraped at /metrics; Lambda hands in one publishing EMF.
-    service = service or build(settings, metrics="prometheus")
+    service = service or build(settings, metrics="prometheus").build_parts()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

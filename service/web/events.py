@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from service.adapters.sns import confirm_subscription
-from service.core.payloads import decode_json
 from service.errors import PayloadRejected
 from service.web.context import authorized, read_body, service
 from service.web.errors import error_body
@@ -15,6 +13,10 @@ events = Blueprint("events", __name__)
 
 @events.post("/events/s3")
 def s3_events() -> Response:
+    # Imported on first use: a Lambda answering only GET /healthz never loads them (ARCHITECTURE.md).
+    from service.adapters.sns import confirm_subscription
+    from service.core.payloads import decode_json
+
     if not authorized():
         return error_body("unauthorized", "missing or wrong webhook token", 401)
     body = read_body()
