@@ -2,7 +2,9 @@
 
 `python -m scripts.make_samples` rewrites the folder. Each document is a real, viewable PDF or JPEG that
 prints its receipt or invoice and carries the emulator's ground truth (docs/EMULATOR.md, "Predictions") in
-a PDF comment or a JPEG COM segment, so the emulator answers exactly the boxes listed here.
+a PDF comment or a JPEG COM segment, so the emulator answers exactly the boxes listed here. Each box is
+measured on the document (scripts/printed.py) around the text it was read from, in the page size the
+emulator reports, so the review console draws it on the printed value.
 
 The expected outputs are written from the `expect` blocks below (what a person reading the document would
 type), not from running our normalizer, so replaying them is a real check of the code.
