@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.make_samples import DEMO_INPUT_BUCKET, SAMPLE_DOCUMENTS, Sample, document_bytes, write_json
+from scripts.printed import JPEG_PIXELS, PDF_PAGE_PIXELS, pdf_rects
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload
 from service.core.rules import load_rules
@@ -32,8 +33,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 RULES = SAMPLES / "rules" / "fuel-receipts.yaml"
 LIVE_MODEL_ID = "7e3b1a52-4c1d-4f0e-9a57-2f6d8c0b1e43"
 PROCESSED_AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-PDF_PAGE = {"width": 1240, "height": 1754}  # an A4 page rendered at 150 dpi
-JPG_PAGE = {"width": 480, "height": 640}  # the sample JPEGs' own pixels
+PDF_PAGE = {"width": PDF_PAGE_PIXELS[0], "height": PDF_PAGE_PIXELS[1]}  # an A4 page rendered at 150 dpi
+JPG_PAGE = {"width": JPEG_PIXELS[0], "height": JPEG_PIXELS[1]}  # the sample JPEGs' own pixels
 
 Body = dict[str, Any] | list[dict[str, Any]]
 
@@ -199,10 +200,7 @@ def table_scores() -> Body:
             "type": "table",
             "score": 0,
             "ocr_text": "table",
-            "xmin": 40,
-            "ymin": 160,
-            "xmax": 560,
-            "ymax": 200,
+            **pdf_rects(doc.lines, [(0, "Ultimate Diesel 27,35 L")])[0].coordinates(),  # its printed row
             "page": 0,
             "cells": cells,
         }

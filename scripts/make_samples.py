@@ -2,7 +2,9 @@
 
 `python -m scripts.make_samples` rewrites the folder. Each document is a real, viewable PDF or JPEG that
 prints its receipt or invoice and carries the emulator's ground truth (docs/EMULATOR.md, "Predictions") in
-a PDF comment or a JPEG COM segment, so the emulator answers exactly the boxes listed here.
+a PDF comment or a JPEG COM segment, so the emulator answers exactly the boxes listed here. Each box is
+measured on the document (scripts/printed.py) around the text it was read from, in the page size the
+emulator reports, so the review console draws it on the printed value.
 
 The expected outputs are written from the `expect` blocks below (what a person reading the document would
 type), not from running our normalizer, so replaying them is a real check of the code.
@@ -10,66 +12,111 @@ type), not from running our normalizer, so replaying them is a real check of the
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import shutil
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
 from devtools.emulator.predictions import embed_prediction_marker
+from scripts.printed import Rect, jpeg_bytes, jpeg_rects, pdf_bytes, pdf_rects
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_INPUT_BUCKET = "nanonets-ingest-demo-in"
 INPUT_PREFIX = "incoming/"
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A field Nanonets reads: its text and score, and the printed text its box frames when the reading is
+    not printed as such (a total printed `62,40 EUR` read as `62,40 €`, a blurred one read anyway)."""
+
+    label: str
+    text: str
+    score: float
+    printed: str = ""
+
+    def framed(self) -> list[str]:
+        return [self.printed or self.text]
+
+    def box(self, rect: Rect, page: int) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "ocr_text": self.text,
+            "score": self.score,
+            "type": "field",
+            **rect.coordinates(),
+            "page_no": page,
+        }
+
+
+@dataclass(frozen=True)
+class TableReading:
+    """A table Nanonets reads: its rows, and the printed lines its box frames."""
+
+    label: str
+    rows: list[dict[str, str]]
+    printed: list[str]
+
+    def framed(self) -> list[str]:
+        return self.printed
+
+    def box(self, rect: Rect, page: int) -> dict[str, Any]:
+        cells = [
+            {"row": r, "col": c, "label": column, "text": text, "score": 0.9}
+            for r, row in enumerate(self.rows, start=1)
+            for c, (column, text) in enumerate(row.items(), start=1)
+        ]
+        return {
+            "label": self.label,
+            "type": "table",
+            "score": 0.9,
+            **rect.coordinates(),
+            "page_no": page,
+            "cells": cells,
+        }
+
+
 def box(label: str, text: str, score: float, y: int, page: int = 0) -> dict[str, Any]:
-    return {
-        "label": label,
-        "ocr_text": text,
-        "score": score,
-        "type": "field",
-        "xmin": 60,
-        "ymin": y,
-        "xmax": 420,
-        "ymax": y + 24,
-        "page_no": page,
-    }
+    """A field box at made-up coordinates, for payloads no one looks at (bench)."""
+    return Reading(label, text, score).box(Rect(60, y, 420, y + 24), page)
 
 
 def table(label: str, rows: list[dict[str, str]], y: int, page: int = 0) -> dict[str, Any]:
-    cells = [
-        {"row": r, "col": c, "label": column, "text": text, "score": 0.9}
-        for r, row in enumerate(rows, start=1)
-        for c, (column, text) in enumerate(row.items(), start=1)
-    ]
-    return {
-        "label": label,
-        "type": "table",
-        "score": 0.9,
-        "xmin": 40,
-        "ymin": y,
-        "xmax": 560,
-        "ymax": y + 40 * len(rows),
-        "page_no": page,
-        "cells": cells,
-    }
+    """A table box at made-up coordinates, for payloads no one looks at (bench)."""
+    return TableReading(label, rows, []).box(Rect(40, y, 560, y + 40 * len(rows)), page)
 
 
 @dataclass
 class Sample:
     name: str
     lines: list[list[str]]  # printed text, one list per page
-    pages: list[list[dict[str, Any]]]  # the boxes Nanonets (the emulator) answers
+    readings: list[list[Reading | TableReading]]  # what Nanonets (the emulator) reads, page by page
     expect: dict[str, Any] = field(default_factory=dict)
     route: str = "receipts"  # its route in samples/routes.yaml; the demo uploads it under that prefix
 
     @property
     def key(self) -> str:
         return INPUT_PREFIX + self.name
+
+    @cached_property
+    def pages(self) -> list[list[dict[str, Any]]]:
+        """The boxes the emulator answers, each framing where the document prints what it read."""
+        return [
+            [reading.box(self._where_printed(index, reading.framed()), index) for reading in readings]
+            for index, readings in enumerate(self.readings)
+        ]
+
+    def _where_printed(self, page: int, texts: list[str]) -> Rect:
+        if self.name.endswith(".pdf"):
+            rects = pdf_rects(self.lines, [(page, text) for text in texts])
+        else:
+            rects = jpeg_rects(self.lines[page], texts)
+        return functools.reduce(Rect.union, rects)
 
 
 LINES_RECEIPT_ITEMS = [{"descripcion": "Gasoleo A", "cantidad": "41,60 L", "importe": "62,40 EUR"}]
@@ -87,12 +134,12 @@ SAMPLE_DOCUMENTS = [
                 "TOTAL: 62,40 EUR",
             ]
         ],
-        pages=[
+        readings=[
             [
-                box("fecha", "04/11/2026", 0.97, 120),
-                box("matricula", "4821-KLM", 0.93, 150),
-                box("total", "62,40 €", 0.95, 240),
-                table("lineas_detalle", LINES_RECEIPT_ITEMS, 190),
+                Reading("fecha", "04/11/2026", 0.97),
+                Reading("matricula", "4821-KLM", 0.93),
+                Reading("total", "62,40 €", 0.95, printed="62,40 EUR"),
+                TableReading("lineas_detalle", LINES_RECEIPT_ITEMS, ["Gasoleo A   41,60 L x 1,500"]),
             ]
         ],
         expect={
@@ -118,11 +165,11 @@ SAMPLE_DOCUMENTS = [
                 "Importe total  88,15 EUR",
             ]
         ],
-        pages=[
+        readings=[
             [
-                box("fecha", "09-11-26", 0.91, 110),
-                box("matricula", "7310 HJT", 0.86, 140),
-                box("total", "88,15 EUR", 0.9, 230),
+                Reading("fecha", "09-11-26", 0.91),
+                Reading("matricula", "7310 HJT", 0.86),
+                Reading("total", "88,15 EUR", 0.9),
             ]
         ],
         expect={
@@ -148,13 +195,13 @@ SAMPLE_DOCUMENTS = [
                 "Total 41,02 EUR",
             ]
         ],
-        pages=[
+        readings=[
             [
-                box("fecha", "15 nov 2026", 0.92, 100),
-                box("matricula", "0923LPB", 0.9, 130),
-                box("total", "41,02 €", 0.94, 220),
+                Reading("fecha", "15 nov 2026", 0.92),
+                Reading("matricula", "0923LPB", 0.9),
+                Reading("total", "41,02 €", 0.94, printed="41,02 EUR"),
                 # A second, weaker reading of the same label: kept in `others`, not lost.
-                box("total", "41,62 €", 0.41, 250),
+                Reading("total", "41,62 €", 0.41, printed="41,02 EUR"),
             ]
         ],
         expect={
@@ -179,11 +226,11 @@ SAMPLE_DOCUMENTS = [
                 "TOTAL 4?,?0 EUR  (ticket borroso)",
             ]
         ],
-        pages=[
+        readings=[
             [
-                box("fecha", "19/11/2026", 0.9, 100),
-                box("matricula", "5530-GHD", 0.88, 130),
-                box("total", "45,30 €", 0.31, 220),
+                Reading("fecha", "19/11/2026", 0.9),
+                Reading("matricula", "5530-GHD", 0.88),
+                Reading("total", "45,30 €", 0.31, printed="4?,?0 EUR"),
             ]
         ],
         expect={
@@ -214,21 +261,21 @@ SAMPLE_DOCUMENTS = [
                 "TOTAL            1.452,00 EUR",
             ],
         ],
-        pages=[
+        readings=[
             [
-                box("numero_factura", "FN-2026-1042", 0.96, 60),
-                box("fecha", "31/10/2026", 0.95, 90),
-                box("proveedor", "Transportes del Norte S.L.", 0.9, 40),
-                table(
+                Reading("numero_factura", "FN-2026-1042", 0.96),
+                Reading("fecha", "31/10/2026", 0.95),
+                Reading("proveedor", "Transportes del Norte S.L.", 0.9),
+                TableReading(
                     "lineas_detalle",
                     [{"descripcion": "Portes Madrid-Bilbao", "cantidad": "4", "importe": "1.200,00"}],
-                    200,
+                    ["Portes Madrid-Bilbao   4 x 300,00 EUR"],
                 ),
             ],
             [
-                box("base_imponible", "1.200,00 €", 0.93, 100, page=1),
-                box("iva", "252,00 €", 0.92, 130, page=1),
-                box("total", "1.452,00 €", 0.97, 160, page=1),
+                Reading("base_imponible", "1.200,00 €", 0.93, printed="1.200,00 EUR"),
+                Reading("iva", "252,00 €", 0.92, printed="252,00 EUR"),
+                Reading("total", "1.452,00 €", 0.97, printed="1.452,00 EUR"),
             ],
         ],
         expect={
@@ -263,6 +310,10 @@ def invoice_samples() -> list[Sample]:
         {"descripcion": "Filtro gasoil MANN WK 8110", "cantidad": "6", "importe": "95,40"},
         {"descripcion": "Aceite 10W40 (bidon 20 L)", "cantidad": "2", "importe": "178,00"},
     ]
+    levante_printed = [
+        "Filtro gasoil MANN WK 8110   6 x 15,90    95,40",
+        "Aceite 10W40 (bidon 20 L)    2 x 89,00   178,00",
+    ]
     return [
         Sample(
             name="invoice-suministros-levante-2026-11.pdf",
@@ -270,21 +321,20 @@ def invoice_samples() -> list[Sample]:
                 [
                     "SUMINISTROS INDUSTRIALES LEVANTE S.A.",
                     "Factura SL-2026-0877      Fecha: 12/11/2026",
-                    "Filtro gasoil MANN WK 8110   6 x 15,90    95,40",
-                    "Aceite 10W40 (bidon 20 L)    2 x 89,00   178,00",
+                    *levante_printed,
                     "Base imponible 273,40   IVA 21% 57,41",
                     "TOTAL 330,81 EUR",
                 ]
             ],
-            pages=[
+            readings=[
                 [
-                    box("proveedor", "Suministros Industriales Levante S.A.", 0.94, 40),
-                    box("numero_factura", "SL-2026-0877", 0.95, 70),
-                    box("fecha", "12/11/2026", 0.96, 70),
-                    table("lineas_detalle", levante_lines, 110),
-                    box("base_imponible", "273,40", 0.9, 200),
-                    box("iva", "57,41", 0.9, 200),
-                    box("total", "330,81 EUR", 0.93, 230),
+                    Reading("proveedor", "Suministros Industriales Levante S.A.", 0.94),
+                    Reading("numero_factura", "SL-2026-0877", 0.95),
+                    Reading("fecha", "12/11/2026", 0.96),
+                    TableReading("lineas_detalle", levante_lines, levante_printed),
+                    Reading("base_imponible", "273,40", 0.9),
+                    Reading("iva", "57,41", 0.9),
+                    Reading("total", "330,81 EUR", 0.93),
                 ]
             ],
             expect={
@@ -311,13 +361,17 @@ def invoice_samples() -> list[Sample]:
                     "TOTAL 1?8,?0 EUR (mancha)",
                 ]
             ],
-            pages=[
+            readings=[
                 [
-                    box("proveedor", "Ferreteria Ebro S.L.", 0.92, 40),
-                    box("numero_factura", "FE-2026-3310", 0.9, 74),
-                    box("fecha", "20-11-26", 0.91, 108),
-                    table("lineas_detalle", [{"descripcion": "Cadenas nieve", "cantidad": "2"}], 142),
-                    box("total", "158,90 EUR", 0.38, 176),
+                    Reading("proveedor", "Ferreteria Ebro S.L.", 0.92),
+                    Reading("numero_factura", "FE-2026-3310", 0.9),
+                    Reading("fecha", "20-11-26", 0.91),
+                    TableReading(
+                        "lineas_detalle",
+                        [{"descripcion": "Cadenas nieve", "cantidad": "2"}],
+                        ["Cadenas nieve x2"],
+                    ),
+                    Reading("total", "158,90 EUR", 0.38, printed="1?8,?0 EUR"),
                 ]
             ],
             expect={
@@ -345,56 +399,6 @@ SAMPLE_DOCUMENTS += invoice_samples()
 
 
 # ---------------------------------------------------------------- documents
-
-
-def pdf_bytes(lines: list[list[str]], marker: bytes) -> bytes:
-    """A small valid PDF (one Helvetica text page per entry of `lines`) with `marker` in a comment."""
-    count = len(lines)
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids ["
-        + b" ".join(f"{4 + 2 * i} 0 R".encode() for i in range(count))
-        + f"] /Count {count} >>".encode(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for index, page_lines in enumerate(lines):
-        text = ["BT", "/F1 13 Tf", "16 TL", "56 780 Td"]
-        for line in page_lines:
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            text.append(f"({escaped}) Tj T*")
-        text.append("ET")
-        stream = "\n".join(text).encode("latin-1")
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
-            f"/Contents {5 + 2 * index} 0 R >>".encode()
-        )
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n%" + marker + b"\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
-
-
-def jpeg_bytes(lines: list[str], marker: bytes) -> bytes:
-    """A receipt-sized JPEG that prints `lines`, the marker in a COM segment."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    image = Image.new("L", (480, 640), color=250)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=18)
-    for row, line in enumerate(lines):
-        draw.text((24, 40 + 34 * row), line, fill=20, font=font)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=70, comment=marker)
-    return out.getvalue()
 
 
 def document_bytes(sample: Sample) -> bytes:

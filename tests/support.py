@@ -16,7 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from devtools.documents import RECEIPT_PAGES, document_bytes
-from devtools.emulator.bodies import PAGE_SIZE
+from devtools.emulator.predictions import embed_prediction_marker
+from scripts.make_samples import Reading
+from scripts.printed import PDF_PAGE_PIXELS, pdf_bytes, pdf_rects
 from service.observability.catalog import PROMETHEUS_NAMESPACE
 
 T = TypeVar("T")
@@ -83,8 +85,8 @@ class MetricsView:
         return sums
 
 
-# The page size the emulator reports with a prediction (an A4 page at 150 dpi), in pixels.
-EMULATOR_PAGE_PIXELS = (PAGE_SIZE["width"], PAGE_SIZE["height"])
+# The page size the emulator reports with a PDF's prediction (an A4 page at 150 dpi), in pixels.
+EMULATOR_PAGE_PIXELS = PDF_PAGE_PIXELS
 
 
 def printed_receipt(
@@ -93,37 +95,9 @@ def printed_receipt(
     """A real one-page A4 PDF printing `lines`, whose emulator prediction boxes sit exactly on the printed
     values: `fields` maps a label to (text printed on one of the lines, score). Boxes are measured from the
     top in PDF points, or in the pixels of a `page_pixels` rendering of the page (what Nanonets reports)."""
-    import pypdfium2 as pdfium
-
-    from devtools.emulator.predictions import embed_prediction_marker
-    from scripts.make_samples import pdf_bytes
-
-    document = pdfium.PdfDocument(pdf_bytes([lines], b""))  # the layout does not depend on the marker
-    page = document[0]
-    text, (width, height) = page.get_textpage(), page.get_size()
-    scale = page_pixels[0] / width if page_pixels else 1.0
-    boxes: list[dict[str, Any]] = []
-    for label, (value, score) in fields.items():
-        found = text.search(value).get_next()
-        assert found, f"{value!r} is not printed on the page"
-        start, count = found
-        chars = [text.get_charbox(index) for index in range(start, start + count)]
-        left, bottom = min(c[0] for c in chars), min(c[1] for c in chars)
-        right, top = max(c[2] for c in chars), max(c[3] for c in chars)
-        boxes.append(
-            {
-                "label": label,
-                "ocr_text": value,
-                "score": score,
-                "type": "field",
-                "xmin": round((left - 2) * scale),
-                "ymin": round((height - top - 2) * scale),
-                "xmax": round((right + 2) * scale),
-                "ymax": round((height - bottom + 2) * scale),
-                "page_no": 0,
-            }
-        )
-    document.close()
+    rects = pdf_rects([lines], [(0, value) for value, _ in fields.values()], page_pixels)
+    readings = [Reading(label, value, score) for label, (value, score) in fields.items()]
+    boxes = [reading.box(rect, 0) for reading, rect in zip(readings, rects, strict=True)]
     return pdf_bytes([lines], embed_prediction_marker([boxes])), [boxes]
 
 

@@ -4,14 +4,30 @@ objects, the prediction list (flat or nested), the retrieval shape, the per-docu
 from __future__ import annotations
 
 import copy
+import io
 from datetime import UTC, datetime
 from typing import Any
+
+from PIL import Image
 
 from devtools.emulator.predictions import Pages
 from devtools.emulator.state import FileRecord
 
-PAGE_SIZE = {"width": 1240, "height": 1754}  # A4 at 150 dpi: the pixels box coordinates refer to
+PAGE_SIZE = {"width": 1240, "height": 1754}  # A4 at 150 dpi: the pixels a PDF page's boxes refer to
 Body = dict[str, Any]
+
+
+def page_size(record: FileRecord) -> dict[str, int]:
+    """The pixels box coordinates refer to: an image's own (Nanonets measures an image as it is), a PDF
+    page's (or anything else's) rendered as PAGE_SIZE."""
+    if record.content.startswith(b"%PDF"):
+        return dict(PAGE_SIZE)
+    try:
+        with Image.open(io.BytesIO(record.content)) as image:
+            width, height = image.size
+    except (OSError, Image.DecompressionBombError):  # not an image PIL knows (UnidentifiedImageError)
+        return dict(PAGE_SIZE)
+    return {"width": width, "height": height}
 
 
 def page_id(record: FileRecord, index: int) -> str:
@@ -81,7 +97,7 @@ def page_object(record: FileRecord, index: int, scale: str) -> Body:
         "id": page_id(record, index),
         "page": index,
         "url": f"https://emulator.local/pages/{page_id(record, index)}.jpeg",
-        "size": dict(PAGE_SIZE),
+        "size": page_size(record),
         "predicted_boxes": _page_boxes(record.pages, index, scale) or [],
         "moderated_boxes": _page_boxes(record.moderated, index, scale),
     }
@@ -106,7 +122,7 @@ def prediction_entry(record: FileRecord, index: int, scale: str) -> Body:
         "id": page_id(record, index),
         "request_metadata": record.request_metadata,
         "processing_type": "async",
-        "size": dict(PAGE_SIZE),
+        "size": page_size(record),
     }
 
 
@@ -154,7 +170,7 @@ def export_body(record: FileRecord, scale: str) -> Body:
             "id": record.request_file_id,
             "input": record.name,
             "url": _file_url(record),
-            "size": dict(PAGE_SIZE),
+            "size": page_size(record),
             "page_count": len(record.pages or []),
             "predicted_boxes": _all_boxes(record.pages, scale) or [],
             "moderated_boxes": _all_boxes(record.moderated, scale),

@@ -9,13 +9,16 @@ test here sets the live config it checks; one test starts an emulator without it
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 import requests
+from PIL import Image
 
 from devtools.documents import RECEIPT_PAGES, document_bytes
 from devtools.emulator.control import EmulatorControl
+from devtools.emulator.predictions import embed_prediction_marker
 from devtools.stack import EMULATOR_MODEL, start_emulator
 from tests.integration.emulator_api import AUTH, LocalHost, api, label_file, label_urls
 from tests.support import wait_for
@@ -247,6 +250,19 @@ def test_page_objects_carry_their_size_and_boxes_their_page(
         assert page["approval_status"] == "pending"
         assert page["moderated_boxes"] is None
         assert {box["page"] for box in page["predicted_boxes"]} == {page["page"]}
+
+
+def test_an_image_is_measured_in_its_own_pixels(emulator_url: str, control: EmulatorControl) -> None:
+    photo = io.BytesIO()
+    Image.new("L", (480, 640), color=250).save(photo, "JPEG", comment=embed_prediction_marker(RECEIPT_PAGES))
+    answer = label_file(emulator_url, "recibo.jpg", photo.getvalue(), asynchronous=True)
+    assert answer.status_code == 200, answer.text
+    assert control.flush(timeout=10)
+    [page] = get_predictions(emulator_url, answer.json()["result"][0]["request_file_id"])[
+        "unmoderated_images"
+    ]
+    assert page["size"] == {"width": 480, "height": 640}
+    assert texts(page["predicted_boxes"]) == texts(RECEIPT_PAGES[0])
 
 
 # ---------------- today's paths ----------------

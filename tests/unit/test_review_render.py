@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from scripts.make_samples import pdf_bytes
+from scripts.printed import pdf_bytes
 from service.review.render import PageOutOfRange, RenderError, render_page
 
 
