@@ -1,15 +1,20 @@
-"""Table 1 (webhook throughput, service vs floor) and table 5 (worker memory).
+"""Table 1 (webhook throughput, service vs floor, on two S3 servers), the S3 calls per webhook, and
+table 5 (worker memory).
 
 Realistic webhooks only: the service accepts a webhook for a file it submitted, so every file is first
 submitted through the real path (S3 put → Pipeline.submit_object → the emulator, webhooks disabled there),
 and the bodies are the prediction-result bodies of those request_file_ids with the pages the emulator read
 from the documents.
 
-- first delivery: each request completes a distinct pending file (8 S3 calls); wrk sends every body once
-  (bench/webhook.lua) from a pool sized from the floor's measured rate, and the share of requests that were
-  really first deliveries is reported.
-- repeat: the same bodies again, files already done: the digest matches and nothing is written (4 calls).
-The floor (bench/floor_app.py) runs in the same gunicorn setup and makes the same S3 calls.
+- S3 calls: `count_s3_calls` counts, on bench/s3stub.py, every call of a first delivery and of a repeat,
+  by method, condition, outcome and kind of key. That count is the floor's plan (bench/floor_app.py), so
+  the floor makes the calls the service makes in this very run; `count_floor_calls` checks it does.
+- first delivery: each request completes a distinct pending file; wrk sends every body once
+  (bench/webhook.lua) from a pool sized from the service's measured rate, and the share of requests that
+  were really first deliveries is reported.
+- repeat: the same bodies again, files already done: the digest matches and nothing is written.
+Both run on moto (a real S3 implementation, whose own CPU dominates) and on the S3 stand-in (where the
+service's own cost shows).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any
 import requests
 
 from bench.common import cpu_seconds, log, rss_kib, uss_kib
+from bench.floor_app import plan_name
 from bench.payloads import body_bytes, document_bytes, pages, webhook_body
+from bench.s3stub import S3Call
 from bench.stack import INPUT_BUCKET, App, put_documents
 from bench.wrk import WrkResult, run_wrk
 from devtools.emulator.control import EmulatorControl
@@ -33,8 +40,11 @@ from devtools.stack import TEST_SECRET
 from service.models.source import SourceRef
 
 SERVICE_PATH = "/webhooks/nanonets"
-FLOOR_FIRST_PATH = "/webhooks/nanonets"
-FLOOR_REPEAT_PATH = "/webhooks/nanonets?floor=repeat"
+BACKENDS = {"moto": "moto", "stub": "S3 stand-in"}  # the S3 servers of table 1, as the report names them
+
+
+def floor_path(n_pages: int, delivery: str) -> str:
+    return f"{SERVICE_PATH}?plan={plan_name(n_pages, delivery)}"
 
 
 @dataclass
@@ -105,6 +115,9 @@ class Run:
 
 @dataclass
 class WebhookReport:
+    """Table 1 on one S3 server."""
+
+    backend: str  # a key of BACKENDS
     seconds_per_run: float
     rounds: int
     runs: list[Run] = field(default_factory=list)
@@ -121,8 +134,13 @@ class WebhookReport:
         self.runs.append(run)
         return run
 
+    def ratio(self, n_pages: int, delivery: str) -> float:
+        floor = self.run("floor", n_pages, delivery).rps
+        return self.run("service", n_pages, delivery).rps / floor if floor else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         return {
+            "backend": self.backend,
             "seconds_per_run": self.seconds_per_run,
             "rounds": self.rounds,
             "runs": [r.as_dict() for r in self.runs],
@@ -198,10 +216,12 @@ def time_it(fn: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def _synthetic_bodies(count: int, n_pages: int) -> list[bytes]:
+def _synthetic_bodies(count: int, n_pages: int, salt: str = "") -> list[bytes]:
     """Bodies of the same shape and size for the floor's first deliveries (the floor parses nothing, so
-    the ids need not be known; each body is distinct, so each raw put is new)."""
-    metadata = json.dumps({"bucket": INPUT_BUCKET, "key": "incoming/bench/floor.pdf", "token": "t" * 32})
+    the ids need not be known; each body is distinct, so each key the floor creates from it is new)."""
+    metadata = json.dumps(
+        {"bucket": INPUT_BUCKET, "key": f"incoming/bench/floor{salt}.pdf", "token": "t" * 32}
+    )
     return [
         body_bytes(webhook_body(str(uuid.UUID(int=i + 1)), pages(n_pages, seed=i), metadata))
         for i in range(count)
@@ -260,6 +280,7 @@ class _Cursor:
 
 def throughput(
     *,
+    backend: str,
     service: App,
     floor: App,
     pipeline: Any,
@@ -271,67 +292,61 @@ def throughput(
     seconds: float = 6.0,
     rounds: int = 2,
     reserve: int = 40,
+    margin: float = 1.5,
 ) -> WebhookReport:
-    """Table 1. For each body size: floor and service alternate (`rounds` runs of `seconds` each), first
-    deliveries, then repeats."""
-    report = WebhookReport(seconds_per_run=seconds, rounds=rounds)
+    """Table 1 on one S3 server. For each body size: floor and service alternate (`rounds` runs of
+    `seconds` each), first deliveries, then repeats."""
+    report = WebhookReport(backend=backend, seconds_per_run=seconds, rounds=rounds)
     for n_pages in page_counts:
-        tag = f"p{n_pages}"
+        tag = f"{backend}-p{n_pages}"
         # Bodies delivered once here (warm-up, first deliveries) are the repeat runs' bodies.
-        started = time.perf_counter()
         repeat_bodies = submit_pool(
             pipeline, s3, emulator_url, count=reserve, n_pages=n_pages, tag=f"{tag}-r"
         )
-        report.submit_rate[n_pages] = reserve / (time.perf_counter() - started)
         report.body_bytes[n_pages] = sum(len(b) for b in repeat_bodies) // len(repeat_bodies)
         started = time.perf_counter()
         statuses = deliver_once(service.url, repeat_bodies, SERVICE_PATH)
         warm_rate = len(repeat_bodies) / (time.perf_counter() - started)
-        statuses += deliver_once(floor.url, repeat_bodies, FLOOR_REPEAT_PATH)
+        statuses += deliver_once(floor.url, repeat_bodies, floor_path(n_pages, "repeat"))
         if any(status != 200 for status in statuses):
             raise RuntimeError(f"warm-up webhooks failed: {sorted(set(statuses))}")
         report.service_requests += len(repeat_bodies)
         repeat_file = write_bodies(work_dir / f"{tag}-repeat.txt", repeat_bodies)
 
-        # Enough distinct pending files for the service's first-delivery runs: 50% above what the warm-up
-        # first deliveries suggest (the share of requests that really were first deliveries is reported).
-        count = int(max(warm_rate, 10.0) * seconds * rounds * 1.5) + 20
+        # Enough distinct pending files for the service's first-delivery runs: `margin` times what the
+        # warm-up first deliveries suggest (the share of requests that really were first deliveries is
+        # reported).
+        count = int(max(warm_rate, 10.0) * seconds * rounds * margin) + 20
         started = time.perf_counter()
         pool = submit_pool(pipeline, s3, emulator_url, count=count, n_pages=n_pages, tag=tag)
         report.pool[n_pages] = count
         report.submit_rate[n_pages] = count / (time.perf_counter() - started)
-        log(f"webhook: {count} {n_pages}-page files submitted at {report.submit_rate[n_pages]:.1f}/s")
+        rate = report.submit_rate[n_pages]
+        log(f"webhook {backend}: {count} {n_pages}-page files submitted at {rate:.1f}/s")
         cursors = {
-            "floor": _Cursor(f"{tag}-floor", _synthetic_bodies(count, n_pages), work_dir),
+            # The floor's bodies cost nothing to make: enough that it never sends one twice either.
+            "floor": _Cursor(f"{tag}-floor", _synthetic_bodies(3 * count, n_pages), work_dir),
             "service": _Cursor(f"{tag}-service", pool, work_dir),
         }
-        apps = {"floor": (floor, FLOOR_FIRST_PATH), "service": (service, SERVICE_PATH)}
-        for round_no in range(rounds):  # floor, service, service, floor, ...: a drift hits both alike
-            for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
-                app, path = apps[name]
-                run = report.run(name, n_pages, "first")
-                meter = _Meter(app, s3_pid)
-                result = wrk(app, cursors[name].file(), path, seconds)
-                meter.add_to(run)
-                run.results.append(result)
-                cursors[name].advance(result)
-                if name == "service":
-                    report.service_requests += result.requests
-        for round_no in range(rounds):
-            order = (("service", service, SERVICE_PATH), ("floor", floor, FLOOR_REPEAT_PATH))
-            for name, app, path in order if round_no % 2 == 0 else order[::-1]:
-                run = report.run(name, n_pages, "repeat")
-                meter = _Meter(app, s3_pid)
-                result = wrk(app, repeat_file, path, seconds)
-                meter.add_to(run)
-                run.results.append(result)
-                if name == "service":
-                    report.service_requests += result.requests
         for delivery in ("first", "repeat"):
+            paths = {"floor": floor_path(n_pages, delivery), "service": SERVICE_PATH}
+            apps = {"floor": floor, "service": service}
+            for round_no in range(rounds):  # floor, service, service, floor, ...: a drift hits both alike
+                for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
+                    run = report.run(name, n_pages, delivery)
+                    meter = _Meter(apps[name], s3_pid)
+                    bodies = cursors[name].file() if delivery == "first" else repeat_file
+                    result = wrk(apps[name], bodies, paths[name], seconds)
+                    meter.add_to(run)
+                    run.results.append(result)
+                    if delivery == "first":
+                        cursors[name].advance(result)
+                    if name == "service":
+                        report.service_requests += result.requests
             s_run, f_run = report.run("service", n_pages, delivery), report.run("floor", n_pages, delivery)
             log(
-                f"webhook {n_pages}p {delivery}: service {s_run.rps:.1f}/s floor {f_run.rps:.1f}/s "
-                f"ratio {s_run.rps / f_run.rps:.2f}"
+                f"webhook {backend} {n_pages}p {delivery}: service {s_run.rps:.1f}/s floor {f_run.rps:.1f}/s "
+                f"ratio {report.ratio(n_pages, delivery):.2f}"
             )
     return report
 
@@ -392,41 +407,99 @@ def memory_run(
 # ---------------------------------------------------------------- S3 calls per webhook
 
 
+@dataclass
+class S3CallCounts:
+    """The S3 calls of one webhook, counted on bench/s3stub.py: the service's (the floor's plans), and the
+    floor's own, counted the same way to show it replays them."""
+
+    webhooks: int  # counted over this many webhooks per body size and delivery
+    service: dict[str, list[S3Call]] = field(default_factory=dict)  # by plan_name(pages, delivery)
+    floor: dict[str, list[S3Call]] = field(default_factory=dict)
+
+    def calls(self, n_pages: int, delivery: str) -> list[S3Call]:
+        return self.service.get(plan_name(n_pages, delivery), [])
+
+    def total(self, n_pages: int, delivery: str) -> float:
+        return sum(call.per_webhook for call in self.calls(n_pages, delivery))
+
+    def floor_differences(self) -> list[str]:
+        """Where the floor's counted calls differ from the service's, one line each; empty when none."""
+        found = []
+        for name, calls in self.service.items():
+            wanted = {c.label + " " + c.kind: c.per_webhook for c in calls}
+            made = {c.label + " " + c.kind: c.per_webhook for c in self.floor.get(name, [])}
+            for call in sorted(set(wanted) | set(made)):
+                if abs(wanted.get(call, 0.0) - made.get(call, 0.0)) > 0.01:
+                    found.append(
+                        f"{name}: {call}: service {wanted.get(call, 0.0):g}, floor {made.get(call, 0.0):g}"
+                    )
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "webhooks": self.webhooks,
+            "service": {name: [asdict(c) for c in calls] for name, calls in self.service.items()},
+            "floor": {name: [asdict(c) for c in calls] for name, calls in self.floor.items()},
+        }
+
+
+@dataclass
+class WebhookBench:
+    """Table 1 on each S3 server, and the S3 calls per webhook its floor replays."""
+
+    calls: S3CallCounts
+    backends: list[WebhookReport] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls.as_dict(), "backends": [b.as_dict() for b in self.backends]}
+
+
+def stub_calls(stub_url: str) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = requests.get(stub_url + "/_stub/calls", timeout=10).json()["calls"]
+    return answer
+
+
 def count_s3_calls(
-    env: dict[str, str], stub_url: str, pipeline: Any, s3: Any, emulator_url: str, count: int = 20
-) -> dict[str, dict[str, float]]:
-    """S3 calls the service really makes per webhook, by method, counted by bench/s3stub.py: `count` first
-    deliveries of one-page files, then the same bodies again (repeats). In process, one at a time."""
+    env: dict[str, str],
+    stub_url: str,
+    pipeline: Any,
+    s3: Any,
+    emulator_url: str,
+    *,
+    page_counts: tuple[int, ...] = (1, 10),
+    count: int = 20,
+) -> S3CallCounts:
+    """S3 calls the service really makes per webhook, counted by bench/s3stub.py: for each body size,
+    `count` first deliveries of files submitted just before, then the same bodies again (repeats).
+    In process, one at a time, nothing else talking to the stub."""
     from bench.stack import in_process_client
 
-    bodies = submit_pool(pipeline, s3, emulator_url, count=count, n_pages=1, tag="count")
+    counts = S3CallCounts(webhooks=count)
     headers = {"Content-Type": "application/json", "X-Webhook-Token": TEST_SECRET}
-
-    def calls() -> dict[str, int]:
-        answer: dict[str, int] = requests.get(stub_url + "/_stub/calls", timeout=10).json()
-        return answer
-
-    per: dict[str, dict[str, float]] = {}
     with in_process_client(env) as client:
-        for delivery in ("first", "repeat"):
-            before = calls()
-            for body in bodies:
-                response = client.post(SERVICE_PATH, data=body, headers=headers)
-                if response.status_code != 200:
-                    raise RuntimeError(f"webhook answered {response.status_code}: {response.data!r}")
-            after = calls()
-            per[delivery] = {
-                key: (after.get(key, 0) - before.get(key, 0)) / count
-                for key in sorted(set(after) | set(before))
-                if after.get(key, 0) != before.get(key, 0)
-            }
-    return per
+        for n_pages in page_counts:
+            bodies = submit_pool(
+                pipeline, s3, emulator_url, count=count, n_pages=n_pages, tag=f"count{n_pages}"
+            )
+            for delivery in ("first", "repeat"):
+                before = stub_calls(stub_url)
+                for body in bodies:
+                    response = client.post(SERVICE_PATH, data=body, headers=headers)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"webhook answered {response.status_code}: {response.data!r}")
+                counts.service[plan_name(n_pages, delivery)] = S3Call.between(
+                    before, stub_calls(stub_url), count
+                )
+    return counts
 
 
-def by_method(counts: dict[str, float]) -> dict[str, float]:
-    """{"PUT": 4, "PUT 412": 1, "HEAD": 1} → {"put": 5, "head": 1}."""
-    methods: dict[str, float] = {}
-    for key, value in counts.items():
-        method = key.split()[0].lower()
-        methods[method] = methods.get(method, 0.0) + value
-    return methods
+def count_floor_calls(floor: App, stub_url: str, counts: S3CallCounts) -> None:
+    """The floor's own calls per webhook, on the stub it runs against, for every plan: into counts.floor."""
+    for name in counts.service:
+        n_pages, delivery = name.split("-")
+        bodies = _synthetic_bodies(counts.webhooks, int(n_pages), salt=f"check-{name}")
+        before = stub_calls(stub_url)
+        statuses = deliver_once(floor.url, bodies, floor_path(int(n_pages), delivery), threads=1)
+        if any(status != 200 for status in statuses):
+            raise RuntimeError(f"the floor answered {sorted(set(statuses))} to plan {name}")
+        counts.floor[name] = S3Call.between(before, stub_calls(stub_url), counts.webhooks)
