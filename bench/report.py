@@ -229,8 +229,8 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
         "",
         *s3_calls_lines(s3_calls),
         "| body | delivery | S3 | app | req/s | p50 ms | p99 ms | worker CPU ms/req | S3 server CPU ms/req "
-        "| first-delivery share | service/floor |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| first-delivery share | service/floor | worker CPU floor/service |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     page_counts = sorted({n for report in bench.backends for n in report.pool})
     for n_pages in page_counts:
@@ -243,7 +243,11 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
                     report.run("floor", n_pages, delivery),
                 )
                 for run in (service, floor):
-                    ratio = f"**{report.ratio(n_pages, delivery):.2f}**" if run is service else ""
+                    ratio = f"**{report.ratio(n_pages, delivery):.2f}** " if run is service else " "
+                    if run is service and service.worker_cpu_ms:
+                        ratio += f"| {floor.worker_cpu_ms / service.worker_cpu_ms:.2f}"
+                    else:
+                        ratio += "|"
                     out.append(_throughput_row(report, run, ratio))
     pools = "; ".join(
         f"on {BACKENDS[r.backend]} "
@@ -256,9 +260,10 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
         "",
         "Worker CPU is the user+system time of both gunicorn workers per webhook served (counted in the "
         "access log, so the requests still queued when wrk stopped count too: each run waits for the app "
-        "to drain before the next starts); S3 server CPU the same for moto or the stand-in. Pools: "
-        + pools
-        + ".",
+        "to drain before the next starts); S3 server CPU the same for moto or the stand-in. The last column "
+        "is the floor's worker CPU per webhook over the service's: a second view of the same ratio, which "
+        "other processes on the machine disturb less than they disturb req/s. Pools (submitted as the runs "
+        "need them, for 1.5 times the fastest rate seen before each run): " + pools + ".",
         "",
     ]
     return out

@@ -251,7 +251,7 @@ def run_webhook(work_dir: Path, quick: bool, timer: Timer) -> WebhookBench:
                     in_process_service(env),
                     plan,
                     work_dir,
-                    seconds=3.0 if quick else 5.0,
+                    seconds=3.0 if quick else 4.0,
                     rounds=1 if quick else 2,
                 )
             )

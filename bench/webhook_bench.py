@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,9 +152,11 @@ class WebhookReport:
 
 
 def submit_pool(
-    pipeline: Any, s3: Any, emulator_url: str, *, count: int, n_pages: int, tag: str, threads: int = 8
+    pipeline: Any, s3: Any, emulator_url: str, *, count: int, n_pages: int, tag: str, threads: int = 4
 ) -> list[bytes]:
-    """Put `count` documents of `n_pages` pages, submit each through the pipeline, return their webhooks."""
+    """Put `count` documents of `n_pages` pages, submit each through the pipeline, return their webhooks.
+    Four threads: on the stand-in, eight submit no faster (this process's CPU is the limit) and race on the
+    pacing state until one gives up ("kept changing under concurrent writers")."""
     names = [f"incoming/bench/{tag}-{i:05d}.pdf" for i in range(count)]
     file_pages = {name: pages(n_pages, seed=i) for i, name in enumerate(names)}
     put_documents(s3, {name: document_bytes(file_pages[name], name) for name in names}, threads=threads)
@@ -260,22 +263,23 @@ class _Meter:
 
 
 class _Cursor:
-    """Walks a pool of bodies across wrk runs so that no body is sent twice in the first-delivery runs."""
+    """Walks a pool of bodies across wrk runs so that no body is sent twice in the first-delivery runs,
+    topping the pool up with `more(count)` before a run that could use more than are left."""
 
-    def __init__(self, name: str, bodies: list[bytes], work_dir: Path) -> None:
-        self.name, self.bodies, self.work_dir, self.offset, self.files = name, bodies, work_dir, 0, 0
+    def __init__(self, name: str, work_dir: Path, more: Callable[[int], list[bytes]]) -> None:
+        self.name, self.work_dir, self.more = name, work_dir, more
+        self.bodies: list[bytes] = []
+        self.offset = self.files = 0
 
-    def file(self) -> Path:
+    def file(self, need: int) -> Path:
+        left = len(self.bodies) - self.offset
+        if left < need:
+            self.bodies += self.more(need - left)
         self.files += 1
-        return write_bodies(
-            self.work_dir / f"{self.name}-{self.files}.txt", self.bodies[self.offset :] or self.bodies
-        )
+        return write_bodies(self.work_dir / f"{self.name}-{self.files}.txt", self.bodies[self.offset :])
 
     def advance(self, result: WrkResult, threads: int = 2) -> None:
         self.offset += threads * result.max_sent
-
-    def extend(self, more: list[bytes]) -> None:
-        self.bodies += more
 
 
 def throughput(
@@ -291,7 +295,7 @@ def throughput(
     page_counts: tuple[int, ...] = (1, 10),
     seconds: float = 6.0,
     rounds: int = 2,
-    reserve: int = 40,
+    reserve: int = 24,
     margin: float = 1.5,
 ) -> WebhookReport:
     """Table 1 on one S3 server. For each body size: floor and service alternate (`rounds` runs of
@@ -306,27 +310,17 @@ def throughput(
         report.body_bytes[n_pages] = sum(len(b) for b in repeat_bodies) // len(repeat_bodies)
         started = time.perf_counter()
         statuses = deliver_once(service.url, repeat_bodies, SERVICE_PATH)
-        warm_rate = len(repeat_bodies) / (time.perf_counter() - started)
+        rates = [len(repeat_bodies) / (time.perf_counter() - started), 10.0]
         statuses += deliver_once(floor.url, repeat_bodies, floor_path(n_pages, "repeat"))
         if any(status != 200 for status in statuses):
             raise RuntimeError(f"warm-up webhooks failed: {sorted(set(statuses))}")
         report.service_requests += len(repeat_bodies)
         repeat_file = write_bodies(work_dir / f"{tag}-repeat.txt", repeat_bodies)
-
-        # Enough distinct pending files for the service's first-delivery runs: `margin` times what the
-        # warm-up first deliveries suggest (the share of requests that really were first deliveries is
-        # reported).
-        count = int(max(warm_rate, 10.0) * seconds * rounds * margin) + 20
-        started = time.perf_counter()
-        pool = submit_pool(pipeline, s3, emulator_url, count=count, n_pages=n_pages, tag=tag)
-        report.pool[n_pages] = count
-        report.submit_rate[n_pages] = count / (time.perf_counter() - started)
-        rate = report.submit_rate[n_pages]
-        log(f"webhook {backend}: {count} {n_pages}-page files submitted at {rate:.1f}/s")
+        pool = _Pool(pipeline, s3, emulator_url, n_pages, tag)
         cursors = {
-            # The floor's bodies cost nothing to make: enough that it never sends one twice either.
-            "floor": _Cursor(f"{tag}-floor", _synthetic_bodies(3 * count, n_pages), work_dir),
-            "service": _Cursor(f"{tag}-service", pool, work_dir),
+            "service": _Cursor(f"{tag}-service", work_dir, pool.submit),
+            # The floor parses nothing: bodies of the same size, made here, no submission needed.
+            "floor": _Cursor(f"{tag}-floor", work_dir, pool.synthetic),
         }
         for delivery in ("first", "repeat"):
             paths = {"floor": floor_path(n_pages, delivery), "service": SERVICE_PATH}
@@ -334,13 +328,19 @@ def throughput(
             for round_no in range(rounds):  # floor, service, service, floor, ...: a drift hits both alike
                 for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
                     run = report.run(name, n_pages, delivery)
+                    if delivery == "first":
+                        # Enough distinct pending files for `margin` times the fastest rate seen so far
+                        # (the share of requests that really were first deliveries is reported).
+                        bodies = cursors[name].file(int(max(rates) * seconds * margin) + 32)
+                    else:
+                        bodies = repeat_file
                     meter = _Meter(apps[name], s3_pid)
-                    bodies = cursors[name].file() if delivery == "first" else repeat_file
                     result = wrk(apps[name], bodies, paths[name], seconds)
                     meter.add_to(run)
                     run.results.append(result)
                     if delivery == "first":
                         cursors[name].advance(result)
+                        rates.append(result.rps)
                     if name == "service":
                         report.service_requests += result.requests
             s_run, f_run = report.run("service", n_pages, delivery), report.run("floor", n_pages, delivery)
@@ -348,7 +348,42 @@ def throughput(
                 f"webhook {backend} {n_pages}p {delivery}: service {s_run.rps:.1f}/s floor {f_run.rps:.1f}/s "
                 f"ratio {report.ratio(n_pages, delivery):.2f}"
             )
+        report.pool[n_pages] = pool.submitted
+        report.submit_rate[n_pages] = pool.submitted / pool.seconds if pool.seconds else 0.0
+        log(f"webhook {backend}: {pool.submitted} {n_pages}-page files submitted at {pool.rate:.1f}/s")
     return report
+
+
+@dataclass
+class _Pool:
+    """Pending files for the service's first deliveries, submitted as the runs need them."""
+
+    pipeline: Any
+    s3: Any
+    emulator_url: str
+    n_pages: int
+    tag: str
+    submitted: int = 0
+    seconds: float = 0.0
+    synthesized: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.submitted / self.seconds if self.seconds else 0.0
+
+    def submit(self, count: int) -> list[bytes]:
+        started = time.perf_counter()
+        tag = f"{self.tag}-{self.submitted}"
+        bodies = submit_pool(
+            self.pipeline, self.s3, self.emulator_url, count=count, n_pages=self.n_pages, tag=tag
+        )
+        self.submitted += count
+        self.seconds += time.perf_counter() - started
+        return bodies
+
+    def synthetic(self, count: int) -> list[bytes]:
+        self.synthesized += count
+        return _synthetic_bodies(count, self.n_pages, salt=f"-{self.tag}-{self.synthesized}")
 
 
 # ---------------------------------------------------------------- table 5: worker memory
