@@ -243,12 +243,11 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
                     report.run("floor", n_pages, delivery),
                 )
                 for run in (service, floor):
-                    ratio = f"**{report.ratio(n_pages, delivery):.2f}** " if run is service else " "
-                    if run is service and service.worker_cpu_ms:
-                        ratio += f"| {floor.worker_cpu_ms / service.worker_cpu_ms:.2f}"
-                    else:
-                        ratio += "|"
-                    out.append(_throughput_row(report, run, ratio))
+                    ratios = ("", "")
+                    if run is service:
+                        cpu = floor.worker_cpu_ms / service.worker_cpu_ms if service.worker_cpu_ms else 0.0
+                        ratios = (f"**{report.ratio(n_pages, delivery):.2f}**", f"{cpu:.2f}")
+                    out.append(_throughput_row(report, run, ratios))
     pools = "; ".join(
         f"on {BACKENDS[r.backend]} "
         + ", ".join(
@@ -269,14 +268,14 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
     return out
 
 
-def _throughput_row(report: WebhookReport, run: Run, ratio: str) -> str:
+def _throughput_row(report: WebhookReport, run: Run, ratios: tuple[str, str]) -> str:
     share = f"{run.first_share:.0%}" if run.delivery == "first" else "0%"
     errors = f" ({run.errors} errors)" if run.errors else ""
     return (
         f"| {run.pages} page{'s' if run.pages > 1 else ''} ({report.body_bytes[run.pages] / 1024:.1f} KiB) "
         f"| {run.delivery} | {BACKENDS[report.backend]} | {run.app} | {run.rps:.1f}{errors} "
         f"| {run.p50_ms:.0f} | {run.p99_ms:.0f} | {run.worker_cpu_ms:.1f} | {run.s3_cpu_ms:.1f} | {share} "
-        f"| {ratio} |"
+        f"| {ratios[0]} | {ratios[1]} |"
     )
 
 
