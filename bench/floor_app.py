@@ -11,13 +11,14 @@ output, ...), how many per webhook and how many bytes. `POST /webhooks/nanonets?
 webhook's worth, on keys of the same kinds (bench/s3stub.py `KEY_KINDS`) with the same outcomes:
 
 - a PUT that created an object creates one (a key of its own per request, from the body's sha256);
-- a conditional PUT that failed (412) fails the same way, on an object created at start-up;
-- a PUT with If-Match that succeeded matches a start-up object's ETag (it writes the same bytes again);
+- a conditional PUT that failed (412) fails the same way, on an object `seed` created;
+- a PUT with If-Match that succeeded matches a seeded object's ETag (it writes the same bytes again);
 - a GET or HEAD that found its object finds one of the same size; one answered 404 asks for a missing key;
 - a DELETE deletes a key of its own (S3 answers 204 whether it was there or not).
 
 A call counted 0.5 times per webhook is made on every other request of a worker. Run as
-`gunicorn 'bench.floor_app:create_app()'` with AWS_ENDPOINT_URL, FLOOR_BUCKET and FLOOR_PLAN set.
+`gunicorn 'bench.floor_app:create_app()'` with AWS_ENDPOINT_URL, FLOOR_BUCKET and FLOOR_PLAN set, after
+`seed` (the bench calls it once, so that no worker's start-up lands among the calls it counts).
 """
 
 from __future__ import annotations
@@ -79,13 +80,17 @@ def replayable(call: S3Call) -> str | None:
     return f"no way to replay {call.label} on a {call.kind} key"
 
 
+def check(plans: Plans) -> None:
+    problems = [problem for calls in plans.values() for call in calls if (problem := replayable(call))]
+    if problems:
+        raise ValueError("FLOOR_PLAN: " + "; ".join(problems))
+
+
 def seed(s3: Any, bucket: str, plans: Plans) -> None:
     """The objects the plans find (GET/HEAD 200), fail on (PUT If-None-Match 412) or match (If-Match)."""
+    check(plans)
     for calls in plans.values():
         for call in calls:
-            problem = replayable(call)
-            if problem:
-                raise ValueError(f"FLOOR_PLAN: {problem}")
             if call.method in ("GET", "HEAD") and call.status == 200:
                 s3.put_object(Bucket=bucket, Key=_key(call, f"found-{call.bytes}"), Body=padding(call.bytes))
             elif call.method == "PUT" and call.condition:
@@ -145,7 +150,7 @@ def create_app() -> Flask:
     )
     bucket = os.environ["FLOOR_BUCKET"]
     plans = read_plans(Path(os.environ["FLOOR_PLAN"]))
-    seed(s3, bucket, plans)
+    check(plans)
     requests_served: Callable[[], int] = count().__next__
     app = Flask(__name__)
 

@@ -30,7 +30,7 @@ from bench.burst_bench import BurstReport, burst
 from bench.coldstart_bench import ColdReport
 from bench.coldstart_bench import measure as cold_measure
 from bench.common import OUT, REPO, load_average, log, machine
-from bench.floor_app import write_plans
+from bench.floor_app import read_plans, seed, write_plans
 from bench.normalize_bench import Row, body_for
 from bench.normalize_bench import measure as normalize_measure
 from bench.report import render, summary_lines
@@ -274,6 +274,8 @@ def _table1_on(
     """Service and floor under gunicorn against one S3 server; with `floor_calls` (on the stand-in, which
     counts calls), the floor's own S3 calls are counted into it first."""
     service = start_app(f"service-{backend}", SERVICE_APP, env, log_dir=work_dir)
+    s3 = s3_client(s3_server.url)
+    seed(s3, FLOOR_BUCKET, read_plans(plan))
     floor_env = {**env, "FLOOR_BUCKET": FLOOR_BUCKET, "FLOOR_PLAN": str(plan)}
     floor = start_app(f"floor-{backend}", FLOOR_APP, floor_env, log_dir=work_dir)
     with running(service, floor):
@@ -284,7 +286,7 @@ def _table1_on(
             service=service,
             floor=floor,
             pipeline=pipeline,
-            s3=s3_client(s3_server.url),
+            s3=s3,
             s3_pid=s3_server.popen.pid,
             emulator_url=emulator_url,
             work_dir=work_dir,
