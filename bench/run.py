@@ -221,7 +221,6 @@ def run_webhook(work_dir: Path, quick: bool, timer: Timer) -> WebhookBench:
             calls = count_s3_calls(env, stub.url, pipeline, s3, emulator.url)
         plan = write_plans(work_dir / "floor-plan.json", calls.service)
         bench = WebhookBench(calls=calls)
-        # The stand-in serves several times the webhooks moto does: shorter runs keep its pools affordable.
         with timer.section("1. webhook throughput on the S3 stand-in"):
             bench.backends.append(
                 _table1_on(
@@ -273,11 +272,15 @@ def _table1_on(
 ) -> WebhookReport:
     """Service and floor under gunicorn against one S3 server; with `floor_calls` (on the stand-in, which
     counts calls), the floor's own S3 calls are counted into it first."""
-    service = start_app(f"service-{backend}", SERVICE_APP, env, log_dir=work_dir)
     s3 = s3_client(s3_server.url)
     seed(s3, FLOOR_BUCKET, read_plans(plan))
     floor_env = {**env, "FLOOR_BUCKET": FLOOR_BUCKET, "FLOOR_PLAN": str(plan)}
-    floor = start_app(f"floor-{backend}", FLOOR_APP, floor_env, log_dir=work_dir)
+    service = start_app(f"service-{backend}", SERVICE_APP, env, log_dir=work_dir)
+    try:
+        floor = start_app(f"floor-{backend}", FLOOR_APP, floor_env, log_dir=work_dir)
+    except RuntimeError:
+        service.stop()
+        raise
     with running(service, floor):
         if floor_calls is not None:
             count_floor_calls(floor, s3_server.url, floor_calls)
