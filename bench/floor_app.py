@@ -32,12 +32,11 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from flask import Flask, Response, jsonify, request
 
 from bench.s3stub import S3Call, prefix_of
+from service.adapters.s3.objects import build_s3_client
 
 Plans = dict[str, list[S3Call]]
 
@@ -134,19 +133,9 @@ def times(per_webhook: float, request_no: int) -> int:
 
 
 def create_app() -> Flask:
-    # The service's S3 client settings (service/adapters/s3/objects.py build_s3_client).
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=3,
-            read_timeout=15,
-            max_pool_connections=32,
-        ),
+    # Built the way the service builds its S3 client: the same settings, whatever they become.
+    s3 = build_s3_client(
+        os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     )
     bucket = os.environ["FLOOR_BUCKET"]
     plans = read_plans(Path(os.environ["FLOOR_PLAN"]))
