@@ -301,6 +301,7 @@ def throughput(
     """Table 1 on one S3 server. For each body size: floor and service alternate (`rounds` runs of
     `seconds` each), first deliveries, then repeats."""
     report = WebhookReport(backend=backend, seconds_per_run=seconds, rounds=rounds)
+    earlier: list[float] = []  # the service's first-delivery rates with fewer pages: faster than with more
     for n_pages in page_counts:
         tag = f"{backend}-p{n_pages}"
         # Bodies delivered once here (warm-up, first deliveries) are the repeat runs' bodies.
@@ -310,7 +311,7 @@ def throughput(
         report.body_bytes[n_pages] = sum(len(b) for b in repeat_bodies) // len(repeat_bodies)
         started = time.perf_counter()
         statuses = deliver_once(service.url, repeat_bodies, SERVICE_PATH)
-        rates = [len(repeat_bodies) / (time.perf_counter() - started), 10.0]
+        rates = {"service": [], "floor": [len(repeat_bodies) / (time.perf_counter() - started), 10.0]}
         statuses += deliver_once(floor.url, repeat_bodies, floor_path(n_pages, "repeat"))
         if any(status != 200 for status in statuses):
             raise RuntimeError(f"warm-up webhooks failed: {sorted(set(statuses))}")
@@ -329,9 +330,11 @@ def throughput(
                 for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
                     run = report.run(name, n_pages, delivery)
                     if delivery == "first":
-                        # Enough distinct pending files for `margin` times the fastest rate seen so far
-                        # (the share of requests that really were first deliveries is reported).
-                        bodies = cursors[name].file(int(max(rates) * seconds * margin) + 32)
+                        # Enough distinct pending files for `margin` times the rate this app is expected
+                        # to reach: its own so far, else the service's with fewer pages, else the fastest
+                        # seen (the share of requests that really were first deliveries is reported).
+                        rate = max(rates[name] or earlier or rates["floor"])
+                        bodies = cursors[name].file(int(rate * seconds * margin) + 32)
                     else:
                         bodies = repeat_file
                     meter = _Meter(apps[name], s3_pid)
@@ -340,7 +343,7 @@ def throughput(
                     run.results.append(result)
                     if delivery == "first":
                         cursors[name].advance(result)
-                        rates.append(result.rps)
+                        rates[name].append(result.rps)
                     if name == "service":
                         report.service_requests += result.requests
             s_run, f_run = report.run("service", n_pages, delivery), report.run("floor", n_pages, delivery)
@@ -348,6 +351,7 @@ def throughput(
                 f"webhook {backend} {n_pages}p {delivery}: service {s_run.rps:.1f}/s floor {f_run.rps:.1f}/s "
                 f"ratio {report.ratio(n_pages, delivery):.2f}"
             )
+        earlier += rates["service"]
         report.pool[n_pages] = pool.submitted
         report.submit_rate[n_pages] = pool.submitted / pool.seconds if pool.seconds else 0.0
         log(f"webhook {backend}: {pool.submitted} {n_pages}-page files submitted at {pool.rate:.1f}/s")
