@@ -334,6 +334,8 @@ def throughput(
                         # to reach: its own so far, else the service's with fewer pages, else the fastest
                         # seen (the share of requests that really were first deliveries is reported).
                         rate = max(rates[name] or earlier or rates["floor"])
+                        if name == "floor":
+                            rate *= 3  # its bodies cost nothing: never short of them
                         bodies = cursors[name].file(int(rate * seconds * margin) + 32)
                     else:
                         bodies = repeat_file
