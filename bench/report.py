@@ -262,8 +262,8 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
         "to drain before the next starts); S3 server CPU the same for moto or the stand-in. The last column "
         "is the floor's worker CPU per webhook over the service's: a second view of the same ratio, which "
         "other processes on the machine disturb less than they disturb req/s. Pools: files submitted "
-        "before each service run, for 1.5 times the rate it is expected to reach (its own so far, else with "
-        "fewer pages, else the floor's): " + pools + ".",
+        "before each service run, for 1.5 times the rate it is expected to reach (its own so far, else the "
+        "lower of the floor's and its own with fewer pages): " + pools + ".",
         "",
     ]
     return out

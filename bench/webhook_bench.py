@@ -262,6 +262,15 @@ class _Meter:
                 run.served += log.read().count(b'"path":"/webhooks/nanonets"')
 
 
+def _expected_rate(app: str, rates: dict[str, list[float]], earlier: list[float]) -> float:
+    """First deliveries a second that `app` may reach in its next run, to have enough pending files for
+    it: its own best so far; else (the service's first run) the lower of the floor's, just measured, and
+    the service's own with fewer pages. The floor's bodies cost nothing: three times that for it."""
+    own, floor = max(rates[app], default=0.0), max(rates["floor"])
+    rate = own or min(floor, max(earlier, default=floor))
+    return 3 * rate if app == "floor" else rate
+
+
 class _Cursor:
     """Walks a pool of bodies across wrk runs so that no body is sent twice in the first-delivery runs,
     topping the pool up with `more(count)` before a run that could use more than are left."""
@@ -311,7 +320,10 @@ def throughput(
         report.body_bytes[n_pages] = sum(len(b) for b in repeat_bodies) // len(repeat_bodies)
         started = time.perf_counter()
         statuses = deliver_once(service.url, repeat_bodies, SERVICE_PATH)
-        rates = {"service": [], "floor": [len(repeat_bodies) / (time.perf_counter() - started), 10.0]}
+        rates: dict[str, list[float]] = {
+            "service": [],
+            "floor": [len(repeat_bodies) / (time.perf_counter() - started), 10.0],
+        }
         statuses += deliver_once(floor.url, repeat_bodies, floor_path(n_pages, "repeat"))
         if any(status != 200 for status in statuses):
             raise RuntimeError(f"warm-up webhooks failed: {sorted(set(statuses))}")
@@ -330,12 +342,8 @@ def throughput(
                 for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
                     run = report.run(name, n_pages, delivery)
                     if delivery == "first":
-                        # Enough distinct pending files for `margin` times the rate this app is expected
-                        # to reach: its own so far, else the service's with fewer pages, else the fastest
-                        # seen (the share of requests that really were first deliveries is reported).
-                        rate = max(rates[name] or earlier or rates["floor"])
-                        if name == "floor":
-                            rate *= 3  # its bodies cost nothing: never short of them
+                        # The share of requests that really were first deliveries is reported.
+                        rate = _expected_rate(name, rates, earlier)
                         bodies = cursors[name].file(int(rate * seconds * margin) + 32)
                     else:
                         bodies = repeat_file
