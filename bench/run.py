@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.run [--quick] [--only normalize,webhook,burst,memory,cold,profiles]
 
-Order: normalization (in process, nothing else running), webhook throughput (moto S3), the paced burst (S3
-stand-in, moto SQS, an emulator of its own), then on the fast S3 stand-in: worker memory, cold start,
-profiles. Logs and the raw results go to bench/out/ (git-ignored). `--only` writes a report of those sections
-alone: give it `--output` to keep docs/BENCHMARKS.md whole. Needs wrk (installed with apt-get when missing)
-and pyinstrument (pip-installed into the venv when missing; the profiles are skipped if that fails).
+Order: normalization (in process, nothing else running), the S3 calls per webhook and webhook throughput
+(on the S3 stand-in, then on moto), the paced burst (S3 stand-in, moto SQS, an emulator of its own), then
+on the fast S3 stand-in: worker memory, cold start, profiles. Logs and the raw results go to bench/out/
+(git-ignored). `--only` writes a report of those sections alone: give it `--output` to keep
+docs/BENCHMARKS.md whole. Needs wrk (installed with apt-get when missing) and pyinstrument (pip-installed
+into the venv when missing; the profiles are skipped if that fails).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.burst_bench import BurstReport, burst
 from bench.coldstart_bench import ColdReport
 from bench.coldstart_bench import measure as cold_measure
 from bench.common import OUT, REPO, load_average, log, machine
+from bench.floor_app import read_plans, seed, write_plans
 from bench.normalize_bench import Row, body_for
 from bench.normalize_bench import measure as normalize_measure
 from bench.report import render, summary_lines
@@ -48,7 +50,10 @@ from bench.stack import (
 )
 from bench.webhook_bench import (
     MemoryReport,
+    S3CallCounts,
+    WebhookBench,
     WebhookReport,
+    count_floor_calls,
     count_s3_calls,
     memory_run,
     submit_pool,
@@ -122,35 +127,30 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
 
     rows: list[Row] | None = None
-    webhook: WebhookReport | None = None
+    webhook: WebhookBench | None = None
     burst_report: BurstReport | None = None
     memory: MemoryReport | None = None
     cold: ColdReport | None = None
     profiles: list[profiling.Profile] = []
-    s3_calls: dict[str, dict[str, float]] | None = None
 
     if "normalize" in wanted:
         with timer.section("2. normalization"):
             rows = normalize_measure(rounds=3 if quick else 7, budget_s=0.04)
 
     if "webhook" in wanted:
-        with timer.section("1. webhook throughput (moto)"):
-            webhook = run_webhook(work_dir, quick)
+        webhook = run_webhook(work_dir, quick, timer)
 
     if "burst" in wanted:
         with timer.section("3. paced burst"):
             burst_report = run_burst(work_dir, quick, args.time_scale)
 
-    if wanted & {"webhook", "memory", "cold", "profiles"}:
+    if wanted & {"memory", "cold", "profiles"}:
         stub = start_s3stub(work_dir)
         emulator = start_emulator(log_dir=work_dir)
         with running(stub, emulator):
             s3 = s3_client(stub.url)
             create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET))
             env = service_env(stub.url, emulator.url)
-            if "webhook" in wanted:
-                with timer.section("S3 calls per webhook"):
-                    s3_calls = count_s3_calls(env, stub.url, in_process_service(env), s3, emulator.url)
             if "memory" in wanted:
                 with timer.section("5. worker memory"):
                     memory = run_memory(env, s3, emulator.url, work_dir, quick)
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         machine=info,
         quick=quick,
         webhook=webhook,
-        s3_calls=s3_calls,
+        s3_calls=webhook.calls if webhook else None,
         rows=rows,
         burst=burst_report,
         cold=cold,
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "sections": timer.sections,
         "normalize": [r.as_dict() for r in rows] if rows else None,
         "webhook": webhook.as_dict() if webhook else None,
-        "s3_calls": s3_calls,
+        "s3_calls": webhook.calls.as_dict() if webhook else None,
         "burst": burst_report.as_dict() if burst_report else None,
         "memory": memory.as_dict() if memory else None,
         "cold": cold.as_dict() if cold else None,
@@ -206,28 +206,96 @@ def prune_runs(keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def run_webhook(work_dir: Path, quick: bool) -> WebhookReport:
-    moto = start_moto()
+def run_webhook(work_dir: Path, quick: bool, timer: Timer) -> WebhookBench:
+    """The service's S3 calls per webhook, counted on the stand-in; then table 1 on the stand-in and on moto,
+    the floor replaying the calls counted (bench/floor_app.py)."""
+    stub = start_s3stub(work_dir)
     emulator = start_emulator(log_dir=work_dir)
-    with running(moto, emulator):
+    with running(stub, emulator):
         EmulatorControl(emulator.url).config(webhooks_enabled=False)
-        s3 = s3_client(moto.url)
+        s3 = s3_client(stub.url)
         create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
-        env = service_env(moto.url, emulator.url)
-        service = start_app("service", SERVICE_APP, env, log_dir=work_dir)
-        floor = start_app("floor", FLOOR_APP, {**env, "FLOOR_BUCKET": FLOOR_BUCKET}, log_dir=work_dir)
-        with running(service, floor):
-            return throughput(
-                service=service,
-                floor=floor,
-                pipeline=in_process_service(env),
-                s3=s3,
-                s3_pid=moto.popen.pid,
-                emulator_url=emulator.url,
-                work_dir=work_dir,
-                seconds=3 if quick else 6,
-                rounds=1 if quick else 2,
+        env = service_env(stub.url, emulator.url)
+        pipeline = in_process_service(env)
+        with timer.section("S3 calls per webhook"):
+            calls = count_s3_calls(env, stub.url, pipeline, s3, emulator.url)
+        plan = write_plans(work_dir / "floor-plan.json", calls.service)
+        bench = WebhookBench(calls=calls)
+        with timer.section("1. webhook throughput on the S3 stand-in"):
+            bench.backends.append(
+                _table1_on(
+                    "stub",
+                    stub,
+                    emulator.url,
+                    env,
+                    pipeline,
+                    plan,
+                    work_dir,
+                    seconds=3.0 if quick else 4.0,
+                    rounds=1 if quick else 2,
+                    floor_calls=calls,
+                )
             )
+        moto = start_moto()
+        with running(moto), timer.section("1. webhook throughput on moto"):
+            s3_moto = s3_client(moto.url)
+            create_buckets(s3_moto, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
+            env = service_env(moto.url, emulator.url)
+            bench.backends.append(
+                _table1_on(
+                    "moto",
+                    moto,
+                    emulator.url,
+                    env,
+                    in_process_service(env),
+                    plan,
+                    work_dir,
+                    seconds=3.0 if quick else 4.0,
+                    rounds=1 if quick else 2,
+                )
+            )
+    return bench
+
+
+def _table1_on(
+    backend: str,
+    s3_server: Process,
+    emulator_url: str,
+    env: dict[str, str],
+    pipeline: Any,
+    plan: Path,
+    work_dir: Path,
+    *,
+    seconds: float,
+    rounds: int,
+    floor_calls: S3CallCounts | None = None,
+) -> WebhookReport:
+    """Service and floor under gunicorn against one S3 server; with `floor_calls` (on the stand-in, which
+    counts calls), the floor's own S3 calls are counted into it first."""
+    s3 = s3_client(s3_server.url)
+    seed(s3, FLOOR_BUCKET, read_plans(plan))
+    floor_env = {**env, "FLOOR_BUCKET": FLOOR_BUCKET, "FLOOR_PLAN": str(plan)}
+    service = start_app(f"service-{backend}", SERVICE_APP, env, log_dir=work_dir)
+    try:
+        floor = start_app(f"floor-{backend}", FLOOR_APP, floor_env, log_dir=work_dir)
+    except RuntimeError:
+        service.stop()
+        raise
+    with running(service, floor):
+        if floor_calls is not None:
+            count_floor_calls(floor, s3_server.url, floor_calls)
+        return throughput(
+            backend=backend,
+            service=service,
+            floor=floor,
+            pipeline=pipeline,
+            s3=s3,
+            s3_pid=s3_server.popen.pid,
+            emulator_url=emulator_url,
+            work_dir=work_dir,
+            seconds=seconds,
+            rounds=rounds,
+        )
 
 
 def run_burst(work_dir: Path, quick: bool, time_scale: float) -> BurstReport:

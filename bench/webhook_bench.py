@@ -1,15 +1,20 @@
-"""Table 1 (webhook throughput, service vs floor) and table 5 (worker memory).
+"""Table 1 (webhook throughput, service vs floor, on two S3 servers), the S3 calls per webhook, and
+table 5 (worker memory).
 
 Realistic webhooks only: the service accepts a webhook for a file it submitted, so every file is first
 submitted through the real path (S3 put → Pipeline.submit_object → the emulator, webhooks disabled there),
 and the bodies are the prediction-result bodies of those request_file_ids with the pages the emulator read
 from the documents.
 
-- first delivery: each request completes a distinct pending file (8 S3 calls); wrk sends every body once
-  (bench/webhook.lua) from a pool sized from the floor's measured rate, and the share of requests that were
-  really first deliveries is reported.
-- repeat: the same bodies again, files already done: the digest matches and nothing is written (4 calls).
-The floor (bench/floor_app.py) runs in the same gunicorn setup and makes the same S3 calls.
+- S3 calls: `count_s3_calls` counts, on bench/s3stub.py, every call of a first delivery and of a repeat,
+  by method, condition, outcome and kind of key. That count is the floor's plan (bench/floor_app.py), so
+  the floor makes the calls the service makes in this very run; `count_floor_calls` checks it does.
+- first delivery: each request completes a distinct pending file; wrk sends every body once
+  (bench/webhook.lua) from a pool sized from the service's measured rate, and the share of requests that
+  were really first deliveries is reported.
+- repeat: the same bodies again, files already done: the digest matches and nothing is written.
+Both run on moto (a real S3 implementation, whose own CPU dominates) and on the S3 stand-in (where the
+service's own cost shows).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +31,9 @@ from typing import Any
 import requests
 
 from bench.common import cpu_seconds, log, rss_kib, uss_kib
+from bench.floor_app import plan_name
 from bench.payloads import body_bytes, document_bytes, pages, webhook_body
+from bench.s3stub import S3Call
 from bench.stack import INPUT_BUCKET, App, put_documents
 from bench.wrk import WrkResult, run_wrk
 from devtools.emulator.control import EmulatorControl
@@ -33,8 +41,11 @@ from devtools.stack import TEST_SECRET
 from service.models.source import SourceRef
 
 SERVICE_PATH = "/webhooks/nanonets"
-FLOOR_FIRST_PATH = "/webhooks/nanonets"
-FLOOR_REPEAT_PATH = "/webhooks/nanonets?floor=repeat"
+BACKENDS = {"moto": "moto", "stub": "S3 stand-in"}  # the S3 servers of table 1, as the report names them
+
+
+def floor_path(n_pages: int, delivery: str) -> str:
+    return f"{SERVICE_PATH}?plan={plan_name(n_pages, delivery)}"
 
 
 @dataclass
@@ -105,6 +116,9 @@ class Run:
 
 @dataclass
 class WebhookReport:
+    """Table 1 on one S3 server."""
+
+    backend: str  # a key of BACKENDS
     seconds_per_run: float
     rounds: int
     runs: list[Run] = field(default_factory=list)
@@ -121,8 +135,13 @@ class WebhookReport:
         self.runs.append(run)
         return run
 
+    def ratio(self, n_pages: int, delivery: str) -> float:
+        floor = self.run("floor", n_pages, delivery).rps
+        return self.run("service", n_pages, delivery).rps / floor if floor else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         return {
+            "backend": self.backend,
             "seconds_per_run": self.seconds_per_run,
             "rounds": self.rounds,
             "runs": [r.as_dict() for r in self.runs],
@@ -133,9 +152,11 @@ class WebhookReport:
 
 
 def submit_pool(
-    pipeline: Any, s3: Any, emulator_url: str, *, count: int, n_pages: int, tag: str, threads: int = 8
+    pipeline: Any, s3: Any, emulator_url: str, *, count: int, n_pages: int, tag: str, threads: int = 4
 ) -> list[bytes]:
-    """Put `count` documents of `n_pages` pages, submit each through the pipeline, return their webhooks."""
+    """Put `count` documents of `n_pages` pages, submit each through the pipeline, return their webhooks.
+    Four threads: on the stand-in, eight submit no faster (this process's CPU is the limit) and race on the
+    pacing state until one gives up ("kept changing under concurrent writers")."""
     names = [f"incoming/bench/{tag}-{i:05d}.pdf" for i in range(count)]
     file_pages = {name: pages(n_pages, seed=i) for i, name in enumerate(names)}
     put_documents(s3, {name: document_bytes(file_pages[name], name) for name in names}, threads=threads)
@@ -198,10 +219,12 @@ def time_it(fn: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def _synthetic_bodies(count: int, n_pages: int) -> list[bytes]:
+def _synthetic_bodies(count: int, n_pages: int, salt: str = "") -> list[bytes]:
     """Bodies of the same shape and size for the floor's first deliveries (the floor parses nothing, so
-    the ids need not be known; each body is distinct, so each raw put is new)."""
-    metadata = json.dumps({"bucket": INPUT_BUCKET, "key": "incoming/bench/floor.pdf", "token": "t" * 32})
+    the ids need not be known; each body is distinct, so each key the floor creates from it is new)."""
+    metadata = json.dumps(
+        {"bucket": INPUT_BUCKET, "key": f"incoming/bench/floor{salt}.pdf", "token": "t" * 32}
+    )
     return [
         body_bytes(webhook_body(str(uuid.UUID(int=i + 1)), pages(n_pages, seed=i), metadata))
         for i in range(count)
@@ -239,27 +262,38 @@ class _Meter:
                 run.served += log.read().count(b'"path":"/webhooks/nanonets"')
 
 
+def _expected_rate(app: str, rates: dict[str, list[float]], earlier: list[float]) -> float:
+    """First deliveries a second that `app` may reach in its next run, to have enough pending files for
+    it: its own best so far; else (the service's first run) the lower of the floor's, just measured, and
+    the service's own with fewer pages. The floor's bodies cost nothing: three times that for it."""
+    own, floor = max(rates[app], default=0.0), max(rates["floor"])
+    rate = own or min(floor, max(earlier, default=floor))
+    return 3 * rate if app == "floor" else rate
+
+
 class _Cursor:
-    """Walks a pool of bodies across wrk runs so that no body is sent twice in the first-delivery runs."""
+    """Walks a pool of bodies across wrk runs so that no body is sent twice in the first-delivery runs,
+    topping the pool up with `more(count)` before a run that could use more than are left."""
 
-    def __init__(self, name: str, bodies: list[bytes], work_dir: Path) -> None:
-        self.name, self.bodies, self.work_dir, self.offset, self.files = name, bodies, work_dir, 0, 0
+    def __init__(self, name: str, work_dir: Path, more: Callable[[int], list[bytes]]) -> None:
+        self.name, self.work_dir, self.more = name, work_dir, more
+        self.bodies: list[bytes] = []
+        self.offset = self.files = 0
 
-    def file(self) -> Path:
+    def file(self, need: int) -> Path:
+        left = len(self.bodies) - self.offset
+        if left < need:
+            self.bodies += self.more(need - left)
         self.files += 1
-        return write_bodies(
-            self.work_dir / f"{self.name}-{self.files}.txt", self.bodies[self.offset :] or self.bodies
-        )
+        return write_bodies(self.work_dir / f"{self.name}-{self.files}.txt", self.bodies[self.offset :])
 
     def advance(self, result: WrkResult, threads: int = 2) -> None:
         self.offset += threads * result.max_sent
 
-    def extend(self, more: list[bytes]) -> None:
-        self.bodies += more
-
 
 def throughput(
     *,
+    backend: str,
     service: App,
     floor: App,
     pipeline: Any,
@@ -270,70 +304,100 @@ def throughput(
     page_counts: tuple[int, ...] = (1, 10),
     seconds: float = 6.0,
     rounds: int = 2,
-    reserve: int = 40,
+    reserve: int = 24,
+    margin: float = 1.5,
 ) -> WebhookReport:
-    """Table 1. For each body size: floor and service alternate (`rounds` runs of `seconds` each), first
-    deliveries, then repeats."""
-    report = WebhookReport(seconds_per_run=seconds, rounds=rounds)
+    """Table 1 on one S3 server. For each body size: floor and service alternate (`rounds` runs of
+    `seconds` each), first deliveries, then repeats."""
+    report = WebhookReport(backend=backend, seconds_per_run=seconds, rounds=rounds)
+    earlier: list[float] = []  # the service's first-delivery rates with fewer pages: faster than with more
     for n_pages in page_counts:
-        tag = f"p{n_pages}"
+        tag = f"{backend}-p{n_pages}"
         # Bodies delivered once here (warm-up, first deliveries) are the repeat runs' bodies.
-        started = time.perf_counter()
         repeat_bodies = submit_pool(
             pipeline, s3, emulator_url, count=reserve, n_pages=n_pages, tag=f"{tag}-r"
         )
-        report.submit_rate[n_pages] = reserve / (time.perf_counter() - started)
         report.body_bytes[n_pages] = sum(len(b) for b in repeat_bodies) // len(repeat_bodies)
         started = time.perf_counter()
         statuses = deliver_once(service.url, repeat_bodies, SERVICE_PATH)
-        warm_rate = len(repeat_bodies) / (time.perf_counter() - started)
-        statuses += deliver_once(floor.url, repeat_bodies, FLOOR_REPEAT_PATH)
+        rates: dict[str, list[float]] = {
+            "service": [],
+            "floor": [len(repeat_bodies) / (time.perf_counter() - started), 10.0],
+        }
+        statuses += deliver_once(floor.url, repeat_bodies, floor_path(n_pages, "repeat"))
         if any(status != 200 for status in statuses):
             raise RuntimeError(f"warm-up webhooks failed: {sorted(set(statuses))}")
         report.service_requests += len(repeat_bodies)
         repeat_file = write_bodies(work_dir / f"{tag}-repeat.txt", repeat_bodies)
-
-        # Enough distinct pending files for the service's first-delivery runs: 50% above what the warm-up
-        # first deliveries suggest (the share of requests that really were first deliveries is reported).
-        count = int(max(warm_rate, 10.0) * seconds * rounds * 1.5) + 20
-        started = time.perf_counter()
-        pool = submit_pool(pipeline, s3, emulator_url, count=count, n_pages=n_pages, tag=tag)
-        report.pool[n_pages] = count
-        report.submit_rate[n_pages] = count / (time.perf_counter() - started)
-        log(f"webhook: {count} {n_pages}-page files submitted at {report.submit_rate[n_pages]:.1f}/s")
+        pool = _Pool(pipeline, s3, emulator_url, n_pages, tag)
         cursors = {
-            "floor": _Cursor(f"{tag}-floor", _synthetic_bodies(count, n_pages), work_dir),
-            "service": _Cursor(f"{tag}-service", pool, work_dir),
+            "service": _Cursor(f"{tag}-service", work_dir, pool.submit),
+            # The floor parses nothing: bodies of the same size, made here, no submission needed.
+            "floor": _Cursor(f"{tag}-floor", work_dir, pool.synthetic),
         }
-        apps = {"floor": (floor, FLOOR_FIRST_PATH), "service": (service, SERVICE_PATH)}
-        for round_no in range(rounds):  # floor, service, service, floor, ...: a drift hits both alike
-            for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
-                app, path = apps[name]
-                run = report.run(name, n_pages, "first")
-                meter = _Meter(app, s3_pid)
-                result = wrk(app, cursors[name].file(), path, seconds)
-                meter.add_to(run)
-                run.results.append(result)
-                cursors[name].advance(result)
-                if name == "service":
-                    report.service_requests += result.requests
-        for round_no in range(rounds):
-            order = (("service", service, SERVICE_PATH), ("floor", floor, FLOOR_REPEAT_PATH))
-            for name, app, path in order if round_no % 2 == 0 else order[::-1]:
-                run = report.run(name, n_pages, "repeat")
-                meter = _Meter(app, s3_pid)
-                result = wrk(app, repeat_file, path, seconds)
-                meter.add_to(run)
-                run.results.append(result)
-                if name == "service":
-                    report.service_requests += result.requests
         for delivery in ("first", "repeat"):
+            paths = {"floor": floor_path(n_pages, delivery), "service": SERVICE_PATH}
+            apps = {"floor": floor, "service": service}
+            for round_no in range(rounds):  # floor, service, service, floor, ...: a drift hits both alike
+                for name in ("floor", "service") if round_no % 2 == 0 else ("service", "floor"):
+                    run = report.run(name, n_pages, delivery)
+                    if delivery == "first":
+                        # The share of requests that really were first deliveries is reported.
+                        rate = _expected_rate(name, rates, earlier)
+                        bodies = cursors[name].file(int(rate * seconds * margin) + 32)
+                    else:
+                        bodies = repeat_file
+                    meter = _Meter(apps[name], s3_pid)
+                    result = wrk(apps[name], bodies, paths[name], seconds)
+                    meter.add_to(run)
+                    run.results.append(result)
+                    if delivery == "first":
+                        cursors[name].advance(result)
+                        rates[name].append(result.rps)
+                    if name == "service":
+                        report.service_requests += result.requests
             s_run, f_run = report.run("service", n_pages, delivery), report.run("floor", n_pages, delivery)
             log(
-                f"webhook {n_pages}p {delivery}: service {s_run.rps:.1f}/s floor {f_run.rps:.1f}/s "
-                f"ratio {s_run.rps / f_run.rps:.2f}"
+                f"webhook {backend} {n_pages}p {delivery}: service {s_run.rps:.1f}/s floor {f_run.rps:.1f}/s "
+                f"ratio {report.ratio(n_pages, delivery):.2f}"
             )
+        earlier += rates["service"]
+        report.pool[n_pages] = pool.submitted
+        report.submit_rate[n_pages] = pool.submitted / pool.seconds if pool.seconds else 0.0
+        log(f"webhook {backend}: {pool.submitted} {n_pages}-page files submitted at {pool.rate:.1f}/s")
     return report
+
+
+@dataclass
+class _Pool:
+    """Pending files for the service's first deliveries, submitted as the runs need them."""
+
+    pipeline: Any
+    s3: Any
+    emulator_url: str
+    n_pages: int
+    tag: str
+    submitted: int = 0
+    seconds: float = 0.0
+    synthesized: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.submitted / self.seconds if self.seconds else 0.0
+
+    def submit(self, count: int) -> list[bytes]:
+        started = time.perf_counter()
+        tag = f"{self.tag}-{self.submitted}"
+        bodies = submit_pool(
+            self.pipeline, self.s3, self.emulator_url, count=count, n_pages=self.n_pages, tag=tag
+        )
+        self.submitted += count
+        self.seconds += time.perf_counter() - started
+        return bodies
+
+    def synthetic(self, count: int) -> list[bytes]:
+        self.synthesized += count
+        return _synthetic_bodies(count, self.n_pages, salt=f"-{self.tag}-{self.synthesized}")
 
 
 # ---------------------------------------------------------------- table 5: worker memory
@@ -392,41 +456,106 @@ def memory_run(
 # ---------------------------------------------------------------- S3 calls per webhook
 
 
+@dataclass
+class S3CallCounts:
+    """The S3 calls of one webhook, counted on bench/s3stub.py: the service's (the floor's plans), and the
+    floor's own, counted the same way to show it replays them."""
+
+    webhooks: int  # counted over this many webhooks per body size and delivery
+    service: dict[str, list[S3Call]] = field(default_factory=dict)  # by plan_name(pages, delivery)
+    floor: dict[str, list[S3Call]] = field(default_factory=dict)
+
+    def calls(self, n_pages: int, delivery: str) -> list[S3Call]:
+        return self.service.get(plan_name(n_pages, delivery), [])
+
+    def total(self, n_pages: int, delivery: str) -> float:
+        return sum(call.per_webhook for call in self.calls(n_pages, delivery))
+
+    def floor_differences(self) -> list[str]:
+        """Where the floor's counted calls differ from the service's, one line each; empty when none. A call
+        made on a share of the requests is made on that share of each worker's: over `webhooks` requests
+        shared by two workers, each may round its share down."""
+        found = []
+        for name, calls in self.service.items():
+            wanted = {c.label + " " + c.kind: c.per_webhook for c in calls}
+            made = {c.label + " " + c.kind: c.per_webhook for c in self.floor.get(name, [])}
+            for call in sorted(set(wanted) | set(made)):
+                share = wanted.get(call, 0.0)
+                slack = 0.01 if share == int(share) else 2.0 / self.webhooks
+                if abs(share - made.get(call, 0.0)) > slack:
+                    found.append(
+                        f"{name}: {call}: service {wanted.get(call, 0.0):g}, floor {made.get(call, 0.0):g}"
+                    )
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "webhooks": self.webhooks,
+            "service": {name: [asdict(c) for c in calls] for name, calls in self.service.items()},
+            "floor": {name: [asdict(c) for c in calls] for name, calls in self.floor.items()},
+        }
+
+
+@dataclass
+class WebhookBench:
+    """Table 1 on each S3 server, and the S3 calls per webhook its floor replays."""
+
+    calls: S3CallCounts
+    backends: list[WebhookReport] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls.as_dict(), "backends": [b.as_dict() for b in self.backends]}
+
+
+def stub_calls(stub_url: str) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = requests.get(stub_url + "/_stub/calls", timeout=10).json()["calls"]
+    return answer
+
+
 def count_s3_calls(
-    env: dict[str, str], stub_url: str, pipeline: Any, s3: Any, emulator_url: str, count: int = 20
-) -> dict[str, dict[str, float]]:
-    """S3 calls the service really makes per webhook, by method, counted by bench/s3stub.py: `count` first
-    deliveries of one-page files, then the same bodies again (repeats). In process, one at a time."""
+    env: dict[str, str],
+    stub_url: str,
+    pipeline: Any,
+    s3: Any,
+    emulator_url: str,
+    *,
+    page_counts: tuple[int, ...] = (1, 10),
+    count: int = 20,
+) -> S3CallCounts:
+    """S3 calls the service really makes per webhook, counted by bench/s3stub.py: for each body size,
+    `count` first deliveries of files submitted just before, then the same bodies again (repeats).
+    In process, one at a time, nothing else talking to the stub. One webhook first, not counted: the count
+    is a warm process's, as in table 1's runs (a call a process makes at most once a minute, such as the
+    note of the last webhook's time, then shows only if it is made more often than that)."""
     from bench.stack import in_process_client
 
-    bodies = submit_pool(pipeline, s3, emulator_url, count=count, n_pages=1, tag="count")
+    counts = S3CallCounts(webhooks=count)
     headers = {"Content-Type": "application/json", "X-Webhook-Token": TEST_SECRET}
-
-    def calls() -> dict[str, int]:
-        answer: dict[str, int] = requests.get(stub_url + "/_stub/calls", timeout=10).json()
-        return answer
-
-    per: dict[str, dict[str, float]] = {}
     with in_process_client(env) as client:
-        for delivery in ("first", "repeat"):
-            before = calls()
-            for body in bodies:
-                response = client.post(SERVICE_PATH, data=body, headers=headers)
-                if response.status_code != 200:
-                    raise RuntimeError(f"webhook answered {response.status_code}: {response.data!r}")
-            after = calls()
-            per[delivery] = {
-                key: (after.get(key, 0) - before.get(key, 0)) / count
-                for key in sorted(set(after) | set(before))
-                if after.get(key, 0) != before.get(key, 0)
-            }
-    return per
+        for n_pages in page_counts:
+            warm_up, *bodies = submit_pool(
+                pipeline, s3, emulator_url, count=count + 1, n_pages=n_pages, tag=f"count{n_pages}"
+            )
+            client.post(SERVICE_PATH, data=warm_up, headers=headers)
+            for delivery in ("first", "repeat"):
+                before = stub_calls(stub_url)
+                for body in bodies:
+                    response = client.post(SERVICE_PATH, data=body, headers=headers)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"webhook answered {response.status_code}: {response.data!r}")
+                counts.service[plan_name(n_pages, delivery)] = S3Call.between(
+                    before, stub_calls(stub_url), count
+                )
+    return counts
 
 
-def by_method(counts: dict[str, float]) -> dict[str, float]:
-    """{"PUT": 4, "PUT 412": 1, "HEAD": 1} → {"put": 5, "head": 1}."""
-    methods: dict[str, float] = {}
-    for key, value in counts.items():
-        method = key.split()[0].lower()
-        methods[method] = methods.get(method, 0.0) + value
-    return methods
+def count_floor_calls(floor: App, stub_url: str, counts: S3CallCounts) -> None:
+    """The floor's own calls per webhook, on the stub it runs against, for every plan: into counts.floor."""
+    for name in counts.service:
+        n_pages, delivery = name.split("-")
+        bodies = _synthetic_bodies(counts.webhooks, int(n_pages), salt=f"check-{name}")
+        before = stub_calls(stub_url)
+        statuses = deliver_once(floor.url, bodies, floor_path(int(n_pages), delivery), threads=1)
+        if any(status != 200 for status in statuses):
+            raise RuntimeError(f"the floor answered {sorted(set(statuses))} to plan {name}")
+        counts.floor[name] = S3Call.between(before, stub_calls(stub_url), counts.webhooks)
