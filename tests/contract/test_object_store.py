@@ -135,3 +135,22 @@ def test_the_s3_store_talks_to_the_server_the_tests_read(s3: Any) -> None:
     objects = S3ObjectStore(build_s3_client(s3.meta.endpoint_url, "us-east-1"))
     objects.put(OUTPUT_BUCKET, "seen-by-boto3", b"x")
     assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="seen-by-boto3")["Body"].read() == b"x"
+
+
+def test_many_workers_reserve_pages_on_the_shared_pacer_without_giving_up(objects: ObjectStore) -> None:
+    """Eight threads submitting at once contend for one pacing object; every reservation lands, none is
+    lost to a race (each loser re-reads and tries again)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.adapters.s3.bucket import StateBucket
+    from service.adapters.s3.pacing import SharedPacer
+
+    pacer = SharedPacer(StateBucket(objects, OUTPUT_BUCKET, "_state/"), budget_of=lambda model_id: 1_000_000)
+
+    def reserve(n: int) -> bool:
+        return pacer.acquire("model-1", ticket=f"doc-{n}").granted
+
+    with ThreadPoolExecutor(8) as pool:
+        granted = list(pool.map(reserve, range(64)))
+    assert granted == [True] * 64
+    assert pacer.snapshot("model-1").backlog == 0

@@ -19,7 +19,9 @@ from service.ports import PacingSnapshot
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 12
+ATTEMPTS = 16
+BACKOFF_BASE_SECONDS = 0.01
+BACKOFF_CAP_SECONDS = 0.4
 SHORT_WAITS = 3  # sleeps for one decision; past them the caller is told to come back
 
 
@@ -62,7 +64,9 @@ class SharedPacer:
                 return current, decision
             if self._state.put_model(self._key(model_id), updated, if_match=etag, if_none_match=etag is None):
                 return updated, decision
-            self._sleep(random.uniform(0, 0.02 * (attempt + 1)))  # lost a race: re-read and decide again
+            # Lost a race: re-read and decide again, after a full-jitter exponential backoff, so that
+            # writers bunched together by the last round spread out instead of colliding again.
+            self._sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
         raise StorageUnavailable(f"pacing state of model {model_id} kept changing under concurrent writers")
 
     def acquire(self, model_id: str, ticket: str, pages: int = 1) -> PaceDecision:
