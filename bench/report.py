@@ -234,7 +234,7 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
         f"`wrk -t2 -c16` with `bench/webhook.lua`, per row {runs}, floor and service alternating.",
         "",
         "- **first delivery**: each request completes a distinct file the service submitted through the "
-        "real path (S3 put → `Pipeline.submit_object` → the emulator, its webhooks off), so the ledger "
+        "real path (S3 put → `SubmitDocument.submit` → the emulator, its webhooks off), so the ledger "
         "knows it.",
         "- **repeat**: the same webhook again for a file already done: the digest matches and nothing is "
         "written.",

@@ -2,7 +2,7 @@
 table 5 (worker memory).
 
 Realistic webhooks only: the service accepts a webhook for a file it submitted, so every file is first
-submitted through the real path (S3 put → Pipeline.submit_object → the emulator, webhooks disabled there),
+submitted through the real path (S3 put → SubmitDocument.submit → the emulator, webhooks disabled there),
 and the bodies are the prediction-result bodies of those request_file_ids with the pages the emulator read
 from the documents.
 
