@@ -230,7 +230,7 @@ class CompleteFile:
             review=merge_review(record.review, prediction.review),
             processed_at=now,
         )
-        normalized = document_digest(document)
+        normalized_document, normalized = document, document_digest(document)
         outcome = FileOutcome(
             request_file_id=record.request_file_id,
             outcome="unchanged",
@@ -255,7 +255,8 @@ class CompleteFile:
         if written.superseded:
             return self._mark_superseded(record, raw_key)
         document, record = written.document, written.record
-        digest = document_digest(document)
+        # The digest of a large document costs about as much as reading its body: not twice for the same one.
+        digest = normalized if document is normalized_document else document_digest(document)
         outcome = outcome.model_copy(
             update={"review": document.review, "validation": document.validation.status}
         )
@@ -328,8 +329,9 @@ class CompleteFile:
         analytics partition of the document it replaces; None when ours is not the source's current
         version (superseded). The source is asked only here, when two versions meet in one output."""
         head = self._stores.sources.head(record.source.model_copy(update={"version_id": None}))
+        # Deleted since (no head): ours is the last content seen, and its output is written.
         if head is not None and head.ref.token != record.source_token:
-            return None  # deleted since (no head): keep the output of the last content we saw
+            return None
         other = self._stores.ledger.get(written.nanonets.request_file_id)
         # No record of ours names it (written by 1.0, or by hand): the 1.0 partition marker decides.
         return record.model_copy(update={"analytics_day": other.analytics_day if other else None})
