@@ -51,6 +51,7 @@ from devtools.stack import (
 )
 from service.adapters.sns import confirm_subscription
 from service.bootstrap import Service, build
+from service.errors import StorageUnavailable
 from service.settings import load_settings
 
 INPUT_BUCKET, OUTPUT_BUCKET = "soak-in", "soak-out"
@@ -278,13 +279,20 @@ def _settle(stack: dict[str, Any], report: SoakReport, *, stale_seconds: int, de
     quarantine = service.stores.quarantine
     quiet_since: float | None = None
     while time.monotonic() < deadline:
-        for record in [quarantine.get(quarantine_id) for quarantine_id in list(quarantine.ids())]:
-            if record is not None and record.code == "submission_failed":
-                retried = service.recovery.retry_quarantined(record.id, confirm=confirm_subscription)
-                report.retried_from_quarantine += retried.resolved
-        summary = service.recovery.reconcile(older_than_seconds=0, limit=10_000)
+        try:
+            for record in [quarantine.get(quarantine_id) for quarantine_id in list(quarantine.ids())]:
+                if record is not None and record.code == "submission_failed":
+                    retried = service.recovery.retry_quarantined(record.id, confirm=confirm_subscription)
+                    report.retried_from_quarantine += retried.resolved
+            summary = service.recovery.reconcile(older_than_seconds=0, limit=10_000)
+            markers = sum(1 for _ in service.stores.claims.unfinished())
+        except StorageUnavailable as error:
+            # A scheduled run that cannot reach S3 is simply run again by the schedule.
+            print(f"reconcile run failed, running it again: {error}", file=sys.stderr)
+            quiet_since = None
+            time.sleep(2)
+            continue
         report.reconcile_runs += 1
-        markers = sum(1 for _ in service.stores.claims.unfinished())
         if summary.still_pending == 0 and summary.resubmitted == 0 and markers == 0 and summary.errors == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since > 3:
@@ -324,9 +332,9 @@ def _count(stack: dict[str, Any], keys: dict[str, dict[str, Any]], report: SoakR
     report.duplicates = sum(n - 1 for n in per_source.values() if n > 1)
     report.duplicates += sum(1 for key in outputs if key not in expected)
     for document in outputs.values():
-        record = service.stores.ledger.get(document["nanonets"]["request_file_id"])
-        if record is not None:
-            took = (record.updated_at - record.submitted_at).total_seconds()
+        ledger_record = service.stores.ledger.get(document["nanonets"]["request_file_id"])
+        if ledger_record is not None:
+            took = (ledger_record.updated_at - ledger_record.submitted_at).total_seconds()
             report.max_seconds_to_output = max(report.max_seconds_to_output, took)
     final = service.status()
     report.pending_left = final.pending
