@@ -57,17 +57,22 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._connections += [client, upstream]
+            upstream.settimeout(None)  # the timeout was for connecting: an idle keep-alive is no error
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while chunk := source.recv(65536):
                 sink.sendall(chunk)
         except OSError:
             pass
         finally:
+            # Both ends closed and forgotten: a relay that only shut them down kept every socket it ever
+            # accepted open, and a long soak ran out of file descriptors (the relay stopped accepting).
             for end in (source, sink):
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            with self._lock:
+                self._connections = [c for c in self._connections if c not in (source, sink)]
