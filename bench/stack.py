@@ -23,12 +23,13 @@ from botocore.exceptions import ClientError
 
 from bench.common import REPO, children
 from devtools.stack import AWS_TEST_ENV, Process, ServiceEnv, free_port, wait_http
+from service.serve import APP, gunicorn_argv
 
 INPUT_BUCKET = "ingest-in"
 OUTPUT_BUCKET = "ingest-out"
 FLOOR_BUCKET = "floor-state"
+SERVICE_APP = APP  # what `nanonets-ingest serve` runs
 RULES = str(REPO / "samples" / "rules" / "fuel-receipts.yaml")
-SERVICE_APP = "service.web:create_app()"
 FLOOR_APP = "bench.floor_app:create_app()"
 
 
@@ -95,16 +96,7 @@ def start_app(name: str, app: str, env: Mapping[str, str], *, workers: int = 2, 
     full_env = {**base, **env, "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "info"}
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:service.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{port}",
-                app,
-            ],
+            gunicorn_argv(f"127.0.0.1:{port}", app=app),
             cwd=REPO,
             env=full_env,
             stdout=log,

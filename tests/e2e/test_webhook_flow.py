@@ -189,6 +189,9 @@ def test_unknown_file_id_is_never_written(stack: Stack) -> None:
 def test_late_webhook_for_older_version_never_overwrites_newer(stack: Stack) -> None:
     stack.emulator.config(webhooks_enabled=False)
     old_id = drop(stack, "incoming/v.pdf", document_bytes(filler=b"old"))["submitted"][0]["request_file_id"]
+    # Its result is ready (and its webhook held back) before webhooks are on again: otherwise it could come
+    # before the newer version's, and an older result that comes first is written, then replaced.
+    assert stack.emulator.flush()
     stack.emulator.config(webhooks_enabled=True)
     newer = [
         [
