@@ -174,16 +174,12 @@ class Recovery:
         claims = self._stores.claims
         for marker in claims.unfinished(limit=limit):
             claim = marker.claim
-            if claim is not None and claim.state == "submitted" and claim.request_file_id:
-                if self._stores.ledger.get(claim.request_file_id) is None:
-                    self._submit.record_orphaned_file(claim)  # its worker died before recording it
-                    log.warning(
-                        "orphaned submission recorded", extra={"request_file_id": claim.request_file_id}
-                    )
-                claims.drop_marker(marker)
-                continue
             if claim is None or claim.state == "submitted":
-                claims.drop_marker(marker)  # finished, or failed and released: nothing to do
+                # Finished, or failed and released: nothing to do, unless its worker died between marking
+                # the claim submitted and writing the ledger record.
+                if claim is not None and self._submit.record_orphaned_file(claim) is not None:
+                    log.warning("orphaned file recorded", extra={"request_file_id": claim.request_file_id})
+                claims.drop_marker(marker)
                 continue
             if (now - claim.claimed_at).total_seconds() < self._config.claim_stale_seconds:
                 continue

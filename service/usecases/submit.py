@@ -109,11 +109,13 @@ class SubmitDocument:
         return self._submit_version(source, route, held_keeps_claim=True)
 
     def record_orphaned_file(self, claim: SubmissionClaim) -> LedgerRecord | None:
-        """A claim that names its file but has no ledger record (its worker died in between): record it."""
-        route = self.route_for(claim.source.key)
-        if claim.request_file_id is None or route is None:
+        """Record the file a submitted claim names when no ledger record does (its worker died in between);
+        None when there is nothing to record."""
+        file_id = claim.request_file_id
+        if file_id is None or self._stores.ledger.get(file_id) is not None:
             return None
-        return self.record_submission(claim, claim.request_file_id, route)
+        route = self.route_for(claim.source.key)
+        return self.record_submission(claim, file_id, route) if route is not None else None
 
     def _submit_version(
         self, source: SourceRef, route: Route, *, held_keeps_claim: bool = False
