@@ -133,8 +133,17 @@ class RawEntry:
     stored_at: datetime
 
 
+@dataclass(frozen=True)
+class ArchivedBody:
+    raw_key: str
+    # These exact bytes were archived before: a redelivery (the archive's conditional write told us, free).
+    seen_before: bool
+
+
 class RawArchive(Protocol):
     def put(self, body: bytes) -> str: ...
+
+    def archive(self, body: bytes) -> ArchivedBody: ...
 
     def get(self, raw_key: str) -> bytes | None: ...
 

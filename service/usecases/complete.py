@@ -82,10 +82,14 @@ class CompleteFile:
 
     def receive_webhook(self, body: bytes) -> WebhookResult:
         """Archive first, then parse; an unknown shape is quarantined and rejected (PayloadRejected)."""
-        raw_key = self._stores.raw.put(body)
+        archived = self._stores.raw.archive(body)
         self._stores.raw.note_webhook(self._clock())
+        raw_key = archived.raw_key
         files = self.parse_archived(body, raw_key, kind="webhook")
-        return WebhookResult(raw_key=raw_key, files=[self.complete(fp, raw_key) for fp in files])
+        return WebhookResult(
+            raw_key=raw_key,
+            files=[self.complete(fp, raw_key, redelivered=archived.seen_before) for fp in files],
+        )
 
     def parse_archived(self, body: bytes, raw_key: str, *, kind: QuarantineKind) -> list[FilePrediction]:
         try:
@@ -107,15 +111,22 @@ class CompleteFile:
 
     # ---- the use case ----
 
-    def complete(self, prediction: FilePrediction, raw_key: str, *, fetched: bool = False) -> FileOutcome:
+    def complete(
+        self, prediction: FilePrediction, raw_key: str, *, fetched: bool = False, redelivered: bool = False
+    ) -> FileOutcome:
+        """`redelivered`: the archive already held these exact bytes (a webhook sent again)."""
         with log_context(request_file_id=prediction.request_file_id, route=DEFAULT_ROUTE):
-            return self._complete(prediction, raw_key, fetched=fetched)
+            return self._complete(prediction, raw_key, fetched=fetched, redelivered=redelivered)
 
-    def _complete(self, prediction: FilePrediction, raw_key: str, *, fetched: bool) -> FileOutcome:
+    def _complete(
+        self, prediction: FilePrediction, raw_key: str, *, fetched: bool, redelivered: bool
+    ) -> FileOutcome:
         file_id = prediction.request_file_id
         if not prediction.ready:
             return _deferred(file_id)
         record = self._stores.ledger.get(file_id)
+        if redelivered and record is not None and _completed_from(record, raw_key):
+            return _unchanged(record)
         if self._config.verify_by_fetch and not fetched:
             # The body is only a notice: what we write comes from the API, so a forged body injects nothing.
             prediction, raw_key = self.fetch(file_id, self._model_of(record, prediction))
@@ -231,13 +242,7 @@ class CompleteFile:
             processed_at=now,
         )
         normalized_document, normalized = document, document_digest(document)
-        outcome = FileOutcome(
-            request_file_id=record.request_file_id,
-            outcome="unchanged",
-            output_key=record.output_key,
-            review=record.review,
-            validation=record.validation_status,
-        )
+        outcome = _unchanged(record)
         if record.status == "done" and record.normalized_digest == normalized:
             return outcome  # a repeat: what this prediction makes was written, and what came after stays
         if record.output_digest is not None:
@@ -398,6 +403,24 @@ class _OutputWrite:
 
 def _deferred(request_file_id: str) -> FileOutcome:
     return FileOutcome(request_file_id=request_file_id, outcome="deferred", reason="prediction not ready")
+
+
+def _completed_from(record: LedgerRecord, raw_key: str) -> bool:
+    """The record's output was written from this very body: sent again, it is a repeat, known without
+    normalizing it (on a ten-page body, that is most of a repeat's own CPU). Not so under VERIFY_BY_FETCH:
+    there the record keeps the fetched bodies' keys, never a webhook's. `replay`, which re-applies changed
+    rules to archived bodies, goes through `complete` without `redelivered` and normalizes as before."""
+    return record.status == "done" and raw_key in record.raw_keys
+
+
+def _unchanged(record: LedgerRecord) -> FileOutcome:
+    return FileOutcome(
+        request_file_id=record.request_file_id,
+        outcome="unchanged",
+        output_key=record.output_key,
+        review=record.review,
+        validation=record.validation_status,
+    )
 
 
 def _with(items: list[str], item: str) -> list[str]:

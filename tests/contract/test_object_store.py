@@ -127,6 +127,8 @@ def test_state_repositories_behave_alike(objects: ObjectStore) -> None:
     assert stores.ledger.get("f/1") == record.model_copy(update={"status": "done"})
 
     assert stores.raw.put(b"body") == stores.raw.put(b"body")  # content-addressed, stored once
+    first, again = stores.raw.archive(b"other body"), stores.raw.archive(b"other body")
+    assert (first.seen_before, again.seen_before) == (False, True) and first.raw_key == again.raw_key
     assert stores.outputs.write("out.json", b"1") and not stores.outputs.write("out.json", b"2")
 
 

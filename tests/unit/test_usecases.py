@@ -172,6 +172,49 @@ def test_a_first_delivery_costs_six_store_calls_and_a_repeat_two() -> None:
     assert repeat == ["PUT raw", "GET ledger"]
 
 
+def test_a_body_sent_again_after_its_output_is_written_is_not_normalized_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kit = make_kit()
+    file_id = kit.service.submit.submit(kit.drop("incoming/again.pdf")).request_file_id
+    assert file_id is not None
+    first = kit.service.complete.receive_webhook(webhook(file_id)).files[0]
+
+    def no_normalizing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a repeat of a completed body was normalized again")
+
+    monkeypatch.setattr("service.usecases.complete.normalize_file", no_normalizing)
+    again = kit.service.complete.receive_webhook(webhook(file_id)).files[0]
+
+    assert again.outcome == "unchanged"
+    assert again.model_dump(exclude={"outcome"}) == first.model_dump(exclude={"outcome"})
+
+
+def test_a_body_archived_before_its_output_was_written_still_completes_when_sent_again() -> None:
+    kit = make_kit()
+    file_id = kit.service.submit.submit(kit.drop("incoming/crashed.pdf")).request_file_id
+    assert file_id is not None
+    body = webhook(file_id)
+    kit.service.stores.raw.put(body)  # a worker archived it, then died before writing the output
+
+    outcome = kit.service.complete.receive_webhook(body).files[0]
+
+    assert outcome.outcome == "written"
+    assert kit.output("normalized/crashed.pdf.json")["fields"]["total"]["normalized"] == 45.99
+
+
+def test_a_different_body_for_a_completed_file_is_still_compared_by_what_it_normalizes_to() -> None:
+    kit = make_kit()
+    file_id = kit.service.submit.submit(kit.drop("incoming/reviewed.pdf")).request_file_id
+    assert file_id is not None
+    kit.service.complete.receive_webhook(webhook(file_id, total="10,00"))
+
+    changed = kit.service.complete.receive_webhook(webhook(file_id, total="12,00")).files[0]
+
+    assert changed.outcome == "written"
+    assert kit.output("normalized/reviewed.pdf.json")["fields"]["total"]["value"] == "12,00"
+
+
 def test_an_older_versions_result_that_comes_first_is_replaced_in_its_analytics_partition() -> None:
     kit = make_kit()
     source = kit.drop("incoming/v.pdf", b"first scan")

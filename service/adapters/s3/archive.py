@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from service.adapters.s3.bucket import StateBucket
-from service.ports import RawEntry
+from service.ports import ArchivedBody, RawEntry
 
 # `status` shows the time of the last webhook to this precision: noting every webhook would cost each one a
 # PUT for a figure nobody reads to the second.
@@ -24,10 +24,14 @@ class S3RawArchive:
 
     def put(self, body: bytes) -> str:
         """Keep the body under a key derived from its bytes: a repeated delivery is stored once."""
+        return self.archive(body).raw_key
+
+    def archive(self, body: bytes) -> ArchivedBody:
+        """`put`, saying whether these bytes were there already (the conditional write failed)."""
         digest = hashlib.sha256(body).hexdigest()
         key = self._state.key("raw", digest[:2], digest + ".json")
-        self._state.put(key, body, if_none_match=True)  # None (already there) is as good as written
-        return key
+        written = self._state.put(key, body, if_none_match=True)
+        return ArchivedBody(raw_key=key, seen_before=written is None)
 
     def get(self, raw_key: str) -> bytes | None:
         found = self._state.get(raw_key)
