@@ -16,7 +16,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
-# The sample rules file, so VALIDATION_RULES=/app/rules/fuel-receipts.yaml works out of the box.
+# Nothing below is needed to start with the defaults (one route, no rules). The samples sit at the paths
+# .env.example and the Lambda package use (samples/routes.yaml, samples/rules/), relative to /app; the
+# rules also at /app/rules, where earlier images had them. Real routes name real models: mount your own.
+COPY samples/routes.yaml /app/samples/routes.yaml
+COPY samples/rules /app/samples/rules
 COPY samples/rules /app/rules
 WORKDIR /app
 USER 10001

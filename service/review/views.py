@@ -9,7 +9,7 @@ to look up the ledger: bucket names and keys come from our own records.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -57,8 +57,10 @@ from service.review.display import (
     since_display,
     when,
 )
+from service.review.labels import label_font, place_labels
 from service.review.models import ATTENTION_REASONS
 from service.review.render import PageOutOfRange, RenderError
+from service.review.scale import Size, box_space, file_level_size
 
 if TYPE_CHECKING:
     from service.bootstrap import Service
@@ -330,7 +332,8 @@ def document(request_file_id: str) -> BaseResponse:
         record=record,
         doc=doc,
         rows=rows,
-        boxes=page_boxes(doc, rows, page) if doc else [],
+        boxes=place_labels(page_boxes(doc, rows, page), size) if doc and size else [],
+        font=label_font(size) if size else None,
         page=page,
         page_count=page_count,
         size=size,
@@ -345,13 +348,24 @@ def document(request_file_id: str) -> BaseResponse:
 
 def _page_size(
     console: ReviewConsole, record: LedgerRecord, doc: NormalizedDocument | None, page: int
-) -> tuple[tuple[float, float] | None, str | None]:
+) -> tuple[Size | None, str | None]:
+    """The space the page's boxes are measured in (service.review.scale), or why the page cannot be shown."""
     reported = reported_page_size(doc, page) if doc else None
     try:
         info = console.pages.info(record, page)
     except RenderError as error:
         return reported, str(error)
-    return reported or (info.width, info.height), None
+    return box_space((info.width, info.height), reported, _archived_file_sizes(console, record)), None
+
+
+def _archived_file_sizes(console: ReviewConsole, record: LedgerRecord) -> Iterator[Size]:
+    """File-level sizes in the raw bodies kept for this file, newest first, each read only when asked
+    for: a page whose size the output gives costs no read."""
+    for raw_key in reversed(record.raw_keys):
+        body = console.service.stores.raw.get(raw_key)
+        size = file_level_size(body, record.request_file_id) if body is not None else None
+        if size is not None:
+            yield size
 
 
 def _raw_time(console: ReviewConsole, raw_key: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 import requests
 
@@ -31,6 +32,7 @@ PASSWORD = "a long reviewer password"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 PLATE_KEY = "incoming/fleet/repsol-2026-11-04.pdf"
 PLATE_OUTPUT = "normalized/fleet/repsol-2026-11-04.pdf.json"
+INVOICE_NAME = "invoice-transportes-norte-2026-10.pdf"  # the demo's two-page invoice
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +103,34 @@ def keep_screenshot(path: Path) -> None:
         shutil.copy(path, SCREENSHOTS / path.name)
 
 
+def log_in(page: Any, console_url: str, path: str) -> None:
+    page.goto(f"{console_url}{path}")
+    assert page.url.startswith(f"{console_url}/review/login")
+    page.fill("input[name=username]", "ana")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{console_url}{path}")
+
+
+def wait_for_page_image(page: Any) -> dict[str, float]:
+    page.wait_for_selector("img.page-image")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.page-image'); "
+        "return i.complete && i.naturalWidth > 0; }"
+    )
+    box: dict[str, float] = page.locator("img.page-image").bounding_box()
+    return box
+
+
+def overlaps(one: dict[str, float], other: dict[str, float]) -> bool:
+    return (
+        one["x"] < other["x"] + other["width"]
+        and other["x"] < one["x"] + one["width"]
+        and one["y"] < other["y"] + other["height"]
+        and other["y"] < one["y"] + one["height"]
+    )
+
+
 def test_reviewer_fixes_the_plate_and_approves(
     browser: Any, console: Process, s3: Any, emulator_url: str, tmp_path: Path
 ) -> None:
@@ -108,26 +138,16 @@ def test_reviewer_fixes_the_plate_and_approves(
     page = browser.new_page(viewport={"width": 1440, "height": 900})
 
     # log in, land on the queue
-    page.goto(f"{console.url}/review/queue")
-    assert page.url.startswith(f"{console.url}/review/login")
-    page.fill("input[name=username]", "ana")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{console.url}/review/queue")
+    log_in(page, console.url, "/review/queue")
     assert page.locator("table.queue tbody tr").count() == 3
     page.screenshot(path=str(tmp_path / "review-queue.png"), full_page=True)
     keep_screenshot(tmp_path / "review-queue.png")
 
     # open the failing receipt: the page image with every field's box on its printed value
     page.click("a.doc-link:has-text('repsol-2026-11-04.pdf')")
-    page.wait_for_selector("img.page-image")
-    page.wait_for_function(
-        "() => { const i = document.querySelector('img.page-image'); "
-        "return i.complete && i.naturalWidth > 0; }"
-    )
+    image = wait_for_page_image(page)
     assert page.locator(".overlay .box").count() == 4
     assert page.locator("svg.overlay").get_attribute("viewBox") == "0 0 1240.0 1754.0"  # as reported
-    image = page.locator("img.page-image").bounding_box()
     scale = image["width"] / EMULATOR_PAGE_PIXELS[0]
     plate = next(b for b in bad_plate_receipt(EMULATOR_PAGE_PIXELS)[1][0] if b["label"] == "matricula")
     drawn = page.locator(".overlay .box[data-field=matricula] rect").bounding_box()
@@ -138,6 +158,11 @@ def test_reviewer_fixes_the_plate_and_approves(
     # hovering the row lights its box (the JavaScript link between them)
     page.hover("tr.field-row[data-field=matricula] th")
     assert "active" in (page.locator(".overlay .box[data-field=matricula]").get_attribute("class") or "")
+    # its label shows, over none of the boxes of the lines above and below it
+    label = page.locator(".overlay .box[data-field=matricula] text").bounding_box()
+    assert label["width"] > 0
+    for neighbour in ("fecha", "litros", "total"):
+        assert not overlaps(label, page.locator(f".overlay .box[data-field={neighbour}] rect").bounding_box())
     page.screenshot(path=str(tmp_path / "review-document.png"), full_page=False)
     keep_screenshot(tmp_path / "review-document.png")
     page.mouse.move(0, 0)
@@ -177,3 +202,63 @@ def test_reviewer_fixes_the_plate_and_approves(
     # the fixed receipt left the queue; the other two wait
     page.click("a:has-text('← Queue')")
     assert page.locator("table.queue tbody tr").count() == 2
+
+
+def printed_at(pdf: bytes, page_index: int, text: str) -> tuple[float, float, float, float]:
+    """Where the document prints `text` on that page, measured by PDFium (not from any box): left, top,
+    right, bottom as fractions of the page's width and height."""
+    document = pdfium.PdfDocument(pdf)
+    try:
+        page = document[page_index]
+        width, height = page.get_size()
+        textpage = page.get_textpage()
+        found = textpage.search(text).get_next()
+        assert found, f"{text!r} is not printed on page {page_index + 1}"
+        start, count = found
+        chars = [textpage.get_charbox(index) for index in range(start, start + count)]
+    finally:
+        document.close()
+    return (
+        min(c[0] for c in chars) / width,
+        1 - max(c[3] for c in chars) / height,
+        max(c[2] for c in chars) / width,
+        1 - min(c[1] for c in chars) / height,
+    )
+
+
+def test_a_box_on_page_two_of_a_multi_page_export_frames_its_value(
+    browser: Any, console: Process, s3: Any, emulator_url: str
+) -> None:
+    """The demo's two-page invoice, sent as live accounts send it by default: one export webhook whose one
+    `size` (1240 x 1754 pixels) is for the whole file, so the output gives it to no page. The console draws
+    page 2's boxes in those pixels, not in the PDF's points (half as many)."""
+    EmulatorControl(emulator_url).config(
+        webhook_url=f"{console.url}/webhooks/nanonets?token={TEST_SECRET}",
+        processing_delay=0.05,
+        webhook_shape="export",
+    )
+    pdf = (REPO / "samples" / "documents" / INVOICE_NAME).read_bytes()
+    deliver(console.url, s3, f"incoming/office/{INVOICE_NAME}", pdf)
+    assert EmulatorControl(emulator_url).flush()
+    output = wait_for(lambda: read_json(s3, f"normalized/office/{INVOICE_NAME}.json"))
+    assert output["pages"] == 2 and output["fields"]["total"]["page"] == 1
+    assert all(info.get("width") is None for info in output["pages_info"])  # the premise: no page's size
+    file_id = output["nanonets"]["request_file_id"]
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    log_in(page, console.url, f"/review/documents/{file_id}?page=1")
+    image = wait_for_page_image(page)
+    assert page.locator("svg.overlay").get_attribute("viewBox") == "0 0 1240.0 1754.0"
+    drawn = page.locator(".overlay .box[data-field=total] rect").bounding_box()
+    left, top, right, bottom = printed_at(pdf, 1, "1.452,00 EUR")
+    on_screen = {
+        "x": image["x"] + left * image["width"],
+        "y": image["y"] + top * image["height"],
+        "right": image["x"] + right * image["width"],
+        "bottom": image["y"] + bottom * image["height"],
+    }
+    slack = 0.01 * image["width"]  # the box sits a little outside the glyphs, as a reader draws it
+    assert on_screen["x"] - slack <= drawn["x"] <= on_screen["x"]
+    assert on_screen["y"] - slack <= drawn["y"] <= on_screen["y"]
+    assert on_screen["right"] <= drawn["x"] + drawn["width"] <= on_screen["right"] + slack
+    assert on_screen["bottom"] <= drawn["y"] + drawn["height"] <= on_screen["bottom"] + slack
