@@ -65,3 +65,14 @@ def test_the_example_routes_and_rules_resolve_in_the_image_as_in_the_repository(
 
 def test_the_rules_stay_where_earlier_images_had_them() -> None:
     assert PurePosixPath("/app/rules/fuel-receipts.yaml") in image_files()  # README: VALIDATION_RULES
+
+
+def test_env_example_lines_work_with_docker_env_file() -> None:
+    """`docker run --env-file .env` (README) takes everything after `=` as the value, comments included:
+    a comment on a setting's own line would become part of its value."""
+    text = (REPO / ".env.example").read_text()
+    settings = [line for line in text.splitlines() if re.match(r"^#?\s*[A-Z][A-Z0-9_]*=", line)]
+    assert settings, "no settings found in .env.example"
+    for line in settings:
+        value = line.split("=", 1)[1]
+        assert "#" not in value and value == value.strip(), f"inline comment or padding: {line!r}"
