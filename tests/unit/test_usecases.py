@@ -87,13 +87,19 @@ def test_a_failed_submission_releases_its_claim_and_is_quarantined_until_a_retry
     assert kit.state("quarantine/") == []
 
 
-def test_a_young_orphaned_claim_blocks_and_a_stale_one_is_taken_over_by_reconcile() -> None:
-    kit = make_kit(claim_stale_seconds=60)
-    source = kit.drop("incoming/orphan.pdf")
+def _died_while_submitting(kit: Kit, key: str) -> SourceRef:
+    """A worker that claimed the source's version, then died before Nanonets answered it."""
+    source = kit.drop(key)
     head = kit.service.stores.sources.head(source)
     assert head is not None
     kit.service.stores.claims.mark_submitting(head.ref)
     kit.service.stores.claims.create(SubmissionClaim(source=head.ref, claimed_at=kit.clock()))
+    return source
+
+
+def test_a_young_orphaned_claim_blocks_and_a_stale_one_is_taken_over_by_reconcile() -> None:
+    kit = make_kit(claim_stale_seconds=60)
+    source = _died_while_submitting(kit, "incoming/orphan.pdf")
     blocked = kit.service.submit.submit(source)
     assert (blocked.status, blocked.already_submitted) == ("skipped", False)
     assert kit.service.recovery.reconcile(older_than_seconds=0, limit=10).resubmitted == 0
@@ -105,11 +111,7 @@ def test_a_young_orphaned_claim_blocks_and_a_stale_one_is_taken_over_by_reconcil
 
 def test_an_orphan_held_back_by_a_429_keeps_its_claim_until_a_later_sweep_submits_it() -> None:
     kit = make_kit(claim_stale_seconds=60)
-    source = kit.drop("incoming/orphan-429.pdf")
-    head = kit.service.stores.sources.head(source)
-    assert head is not None
-    kit.service.stores.claims.mark_submitting(head.ref)
-    kit.service.stores.claims.create(SubmissionClaim(source=head.ref, claimed_at=kit.clock()))
+    _died_while_submitting(kit, "incoming/orphan-429.pdf")
     kit.clock.advance(61)
     kit.ocr.fail_next.append(NanonetsRateLimited("429", status=429))
 
