@@ -15,9 +15,11 @@ gives a paired ratio, subject / that round's reference; the figure that holds is
 ratios of CPU time (user + sys of the child from its first line, read by `time.process_time`: the
 interpreter's own start-up, the same on both sides, is left out). On a shared machine the reference's own
 median moves by 20% between runs minutes apart, and a ratio of two separate medians moves with it; a
-paired ratio cancels what slows both launches of a round, and its median over 14 rounds holds within a
-few percent from run to run. Wall-clock ratios (what a Lambda init bills) are given too, paired the same
-way; they are the noisier of the two.
+paired ratio cancels what slows both launches of a round, and its median over 14 rounds held within 2%
+between runs minutes apart (1.37 and 1.35 for one version of the service, 1.13 and 1.15 for the next, at
+load 1.7-2.7 on 2 cores; the ratio of separate medians moved from 1.39 to 1.19 in the same two runs).
+One round's ratio still strays (the middle half spans about 0.2), so the quartiles are reported too.
+Wall-clock ratios (what a Lambda init bills) are given too, paired the same way; they are the noisier.
 The S3 here is bench/s3stub.py, so the event's own I/O costs ~1 ms per call rather than moto's ~6 ms.
 The rules file is the JSON copy the Lambda package ships of samples/rules/fuel-receipts.yaml, as
 serverless.yml names it (`scripts/lambda_package.py`: PyYAML stays off the cold start; with the YAML file
@@ -353,9 +355,9 @@ def measure(env: dict[str, str], s3: Any, rounds: int = 5) -> ColdReport:
 
 
 def _measure(env: dict[str, str], s3: Any, rounds: int) -> ColdReport:
-    """`2 * rounds` interleaved rounds (14 for `make bench`, about 45 s on the 2-core machines): twice what
-    a median of separate series needed, as each round now yields one paired ratio. The step table and
-    `python -c pass` are measured in `STAGED_RUNS` processes of their own, after the rounds."""
+    """`2 * rounds` interleaved rounds (14 for `make bench`; the section takes 45-60 s on the 2-core
+    machines). The step table and `python -c pass` are measured in `STAGED_RUNS` processes of their own,
+    after the rounds."""
     child_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
     paired_rounds = 2 * rounds
     keys = [f"incoming/cold/doc-{i:03d}.pdf" for i in range(2 * paired_rounds + STAGED_RUNS + 6)]
