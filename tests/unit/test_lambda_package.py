@@ -112,3 +112,16 @@ def test_a_yaml_file_json_cannot_hold_stops_the_package(tmp_path: Path) -> None:
 def test_bytecode_for_another_runtime_is_refused() -> None:
     with pytest.raises(PackageError, match="PYTHON_BIN"):
         check_runtime("python3.9")
+
+
+def test_finishing_a_finished_package_changes_nothing_it_holds(tmp_path: Path) -> None:
+    """`deploy function` may hand the plugin a package `package` already finished."""
+    archive = _zip(tmp_path / "package.zip", {"pkg/mod.py": b"VALUE = 1\n", **_samples()})
+    finish(archive, RUNTIME)
+    first = {i.filename: zipfile.ZipFile(archive).read(i) for i in zipfile.ZipFile(archive).infolist()}
+
+    counts = finish(archive, RUNTIME)
+
+    second = {i.filename: zipfile.ZipFile(archive).read(i) for i in zipfile.ZipFile(archive).infolist()}
+    assert second == first
+    assert counts["json_copies"] == 0
