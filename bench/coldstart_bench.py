@@ -9,15 +9,25 @@ The subject imports `service.aws_lambda` and answers one event. Two subjects:
   LabelUrls to the emulator, ledger record), then a second event in the same process ("warm"), which
   shows how much of the first event is start-up rather than the event's own I/O;
 - http: `http_handler` with an API Gateway HTTP API (v2) event for GET /healthz, through apig-wsgi.
-Rounds alternate reference and subjects; medians are reported, of wall-clock time (what a Lambda init
-costs; the goal is judged on it) and of CPU time (less disturbed by other processes on a busy machine).
+Rounds interleave reference and subjects, launch by launch, the order flipping every round (reference,
+events, http; then http, events, reference), so the subject always runs next to its reference. Each round
+gives a paired ratio, subject / that round's reference; the figure that holds is the median of the paired
+ratios of CPU time (user + sys of the child from its first line, read by `time.process_time`: the
+interpreter's own start-up, the same on both sides, is left out). On a shared machine the reference's own
+median moves by 20% between runs minutes apart, and a ratio of two separate medians moves with it; a
+paired ratio cancels what slows both launches of a round, and its median over 14 rounds held within 2%
+between runs minutes apart (1.37 and 1.35 for one version of the service, 1.13 and 1.15 for the next, at
+load 1.7-2.7 on 2 cores; the ratio of separate medians moved from 1.39 to 1.19 in the same two runs).
+One round's ratio still strays (the middle half spans about 0.2), so the quartiles are reported too.
+Wall-clock ratios (what a Lambda init bills) are given too, paired the same way; they are the noisier.
 The S3 here is bench/s3stub.py, so the event's own I/O costs ~1 ms per call rather than moto's ~6 ms.
-The service's modules are byte-compiled before measuring, as the site-packages of both sides already are
-(with PYTHONDONTWRITEBYTECODE set, as on these machines, Python would otherwise compile them from source in
-every process).
-
-`modules_beyond_reference` runs the subject once more with `-X importtime` after importing the reference
-and sums the import time of what it adds, by top-level package: where lazy imports would pay.
+The rules file is the JSON copy the Lambda package ships of samples/rules/fuel-receipts.yaml, as
+serverless.yml names it (`scripts/lambda_package.py`: PyYAML stays off the cold start; with the YAML file
+named instead it costs about 25 ms more). The service's modules are byte-compiled before measuring, as the
+site-packages of both sides already are (with PYTHONDONTWRITEBYTECODE set, as on these machines, Python would
+otherwise compile them from source in every process). `modules_beyond_reference` runs the subject once more
+with `-X importtime` after importing the reference and sums the import time of what it adds, by top-level
+package: where lazy imports would pay.
 """
 
 from __future__ import annotations
@@ -25,19 +35,26 @@ from __future__ import annotations
 import compileall
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from bench.common import REPO, median
 from bench.payloads import document_bytes, pages
 from bench.stack import INPUT_BUCKET, put_documents
 from devtools.events import s3_event, sqs_batch
+from scripts.lambda_package import json_copy
 
 REFERENCE_MODULES = ("flask", "boto3", "pydantic", "requests")
+
+Clock = Literal["cpu", "wall"]
+Subject = Literal["events", "http"]
 
 # The client as `build_s3_client` makes it, endpoint and region from the same variables the settings read.
 S3_CLIENT = """
@@ -102,7 +119,7 @@ import flask, boto3, pydantic, requests
 t1 = time.perf_counter()
 from pydantic import BaseModel
 t2 = time.perf_counter()
-import pydantic_settings, yaml
+import pydantic_settings
 t3 = time.perf_counter()
 from service import aws_lambda
 from service.adapters.s3 import objects
@@ -126,13 +143,16 @@ print("COLD " + json.dumps({
     "flask, boto3, pydantic, requests (the reference's imports)": t1 - t0,
     "one boto3 S3 client (the reference's client; here the service's own)": in_build + in_event,
     "pydantic's lazy part (BaseModel and what it loads)": t2 - t1,
-    "pydantic-settings, PyYAML (the rules file here is YAML)": t3 - t2,
+    "pydantic-settings": t3 - t2,
     "the service's modules imported by `service.aws_lambda`": t4 - t3,
     "`aws_lambda._service()`: settings, logging, routes and rules checked": t5 - t4 - in_build,
     "the event: the parts it builds on first use (intake, submit, Nanonets session) and their imports, "
     "then HEAD, claim, pacing, presign, LabelUrls, record": t6 - t5 - in_event,
 }))
 """
+
+# The step table's processes (one importing step by step), after the paired rounds.
+STAGED_RUNS = 3
 
 OPTIONAL = (
     "flask",
@@ -230,8 +250,40 @@ class ColdReport:
     def total(self, series: list[dict[str, float]]) -> float:
         return median([item["import"] + item["first"] for item in series])
 
+    def paired_ratios(self, subject: Subject, clock: Clock = "cpu") -> list[float]:
+        """Round by round, the subject's import + first event over the same round's reference (imports +
+        client), of CPU time or of wall-clock time: `reference`, `events` and `http` are filled one entry
+        per round, so index i of each is one round."""
+        series = self.events if subject == "events" else self.http
+        if clock == "cpu":
+            return [item["cpu"] / ref for item, ref in zip(series, self.reference_cpu, strict=True)]
+        return [
+            (item["import"] + item["first"]) / ref for item, ref in zip(series, self.reference, strict=True)
+        ]
+
+    def paired_ratio(self, subject: Subject, clock: Clock = "cpu") -> float:
+        """The median of the paired ratios: the figure the goal is judged on (CPU)."""
+        return median(self.paired_ratios(subject, clock))
+
+    def paired_quartiles(self, subject: Subject, clock: Clock = "cpu") -> tuple[float, float]:
+        """The middle half of the paired ratios (first and third quartiles): how far one round strays."""
+        ratios = self.paired_ratios(subject, clock)
+        if len(ratios) < 2:
+            return (ratios[0], ratios[0]) if ratios else (0.0, 0.0)
+        first, _, third = statistics.quantiles(ratios, n=4)
+        return first, third
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        summary = {
+            f"{subject}_{clock}": {
+                "median": self.paired_ratio(subject, clock),
+                "quartiles": self.paired_quartiles(subject, clock),
+            }
+            for subject in ("events", "http")
+            for clock in ("cpu", "wall")
+            if self.reference
+        }
+        return {**asdict(self), "paired_ratios": summary}
 
 
 def _child(
@@ -285,25 +337,39 @@ def byte_compile_service() -> None:
     compileall.compile_dir(REPO / "service", quiet=1)
 
 
+def rules_as_packaged(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """`env` with VALIDATION_RULES naming a JSON copy (in `folder`) of the YAML file it names, made as the
+    Lambda package makes its copies."""
+    rules = env.get("VALIDATION_RULES", "")
+    if not rules.endswith((".yaml", ".yml")):
+        return env
+    source = Path(rules)
+    copy = folder / source.with_suffix(".json").name
+    copy.write_text(json_copy(source.name, source.read_text(encoding="utf-8"), set()), encoding="utf-8")
+    return {**env, "VALIDATION_RULES": str(copy)}
+
+
 def measure(env: dict[str, str], s3: Any, rounds: int = 5) -> ColdReport:
+    with tempfile.TemporaryDirectory(prefix="cold-rules-") as folder:
+        return _measure(rules_as_packaged(env, Path(folder)), s3, rounds)
+
+
+def _measure(env: dict[str, str], s3: Any, rounds: int) -> ColdReport:
+    """`2 * rounds` interleaved rounds (14 for `make bench`; the section takes 45-60 s on the 2-core
+    machines). The step table and `python -c pass` are measured in `STAGED_RUNS` processes of their own,
+    after the rounds."""
     child_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("NANONETS_", "AWS_"))}, **env}
-    keys = [f"incoming/cold/doc-{i:03d}.pdf" for i in range(3 * rounds + 8)]
+    paired_rounds = 2 * rounds
+    keys = [f"incoming/cold/doc-{i:03d}.pdf" for i in range(2 * paired_rounds + STAGED_RUNS + 6)]
     put_documents(s3, {key: document_bytes(pages(1, seed=i), key) for i, key in enumerate(keys)})
     key_iter = iter(keys)
-    report = ColdReport(rounds=rounds)
+    report = ColdReport(rounds=paired_rounds)
     http = json.dumps(http_event())
 
     def events_args() -> list[str]:
         return [_sqs_event(next(key_iter), "a"), _sqs_event(next(key_iter), "b")]
 
-    byte_compile_service()
-    # warm-up (not measured): warms the OS file cache
-    _child(REFERENCE, [], child_env)
-    _child(EVENTS, events_args(), child_env)
-    _child(HTTP, [http], child_env)
-    for _ in range(rounds):
-        out, _, wall = _child("pass", [], child_env)
-        report.python_startup.append(wall)
+    def reference() -> None:
         out, _, wall = _child(REFERENCE, [], child_env)
         measured = _measured(out)
         report.reference.append(measured["import"] + measured["client"])
@@ -311,18 +377,37 @@ def measure(env: dict[str, str], s3: Any, rounds: int = 5) -> ColdReport:
         report.reference_client.append(measured["client"])
         report.reference_cpu.append(measured["cpu"])
         report.reference_wall.append(wall)
+
+    def events() -> None:
         out, _, wall = _child(EVENTS, events_args(), child_env)
         measured = _measured(out)
         if not measured.pop("ok"):
             report.failures.append("events_handler did not submit cleanly")
         report.events.append(measured)
         report.events_wall.append(wall)
+
+    def http_request() -> None:
         out, _, wall = _child(HTTP, [http], child_env)
         measured = _measured(out)
         if not measured.pop("ok"):
             report.failures.append("http_handler did not answer 200")
         report.http.append(measured)
         report.http_wall.append(wall)
+
+    byte_compile_service()
+    # warm-up (not measured): warms the OS file cache
+    _child(REFERENCE, [], child_env)
+    _child(EVENTS, events_args(), child_env)
+    _child(HTTP, [http], child_env)
+    for round_number in range(paired_rounds):
+        # The events subject always launches next to its reference, before it in one round, after it in
+        # the next: a machine getting busier or quieter over a round favours neither side.
+        launches = (reference, events, http_request)
+        for launch in launches if round_number % 2 == 0 else reversed(launches):
+            launch()
+    for _ in range(STAGED_RUNS):
+        _, _, wall = _child("pass", [], child_env)
+        report.python_startup.append(wall)
         out, _, _ = _child(STAGED, [_sqs_event(next(key_iter), "s")], child_env)
         report.breakdown.append(_measured(out))
     report.beyond_reference = modules_beyond_reference(child_env, _sqs_event(next(key_iter), "c"))

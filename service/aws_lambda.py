@@ -4,15 +4,25 @@ Each handler prints the metrics its invocation recorded (CloudWatch EMF) when it
 - http_handler: the Flask app behind API Gateway (HTTP API v2 and REST v1), through apig-wsgi.
 - events_handler: S3 notifications direct, via SNS, via SQS (partial batch responses) or EventBridge.
 - reconcile_handler: the scheduled reconcile.
+
+Start-up (the imports, the settings, the parts a handler uses, its S3 client) runs with the cyclic garbage
+collector paused, and what it built is then frozen out of the collector's way (`_start_up`). Everything
+start-up allocates lives as long as the container, so the collections it would trigger (about 170 young
+ones and a full one over every module and botocore's service models) find nothing to free: a sixth of
+the CPU of a cold start, for nothing. Frozen, the same objects are not walked again by the collections
+later invocations make. What start-up leaves as cyclic garbage (about 800 objects) is frozen with it.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from service.core.collector import collector_paused
 from service.errors import PayloadRejected
 from service.observability.emf import flushes_metrics
 
@@ -21,12 +31,29 @@ if TYPE_CHECKING:
 
     from service.bootstrap import Service
     from service.observability import MetricsRecorder
+    from service.usecases.intake import Intake
+    from service.usecases.recover import Recovery
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 
+def _start_up(build: Callable[[], T]) -> T:
+    """`build()` with the collector paused, then everything alive frozen (see the module's docstring).
+    Each entry below runs once per container; nested ones pause once and freeze twice (a freeze is cheap)."""
+    with collector_paused():
+        built = build()
+        gc.freeze()
+    return built
+
+
 @cache
 def _service() -> Service:
+    return _start_up(_build_service)
+
+
+def _build_service() -> Service:
     import os
 
     from service.adapters.ssm import resolve_ssm_secrets
@@ -45,12 +72,27 @@ def _metrics() -> MetricsRecorder:
 
 @cache
 def _wsgi_handler() -> Any:
-    from apig_wsgi import make_lambda_handler
+    def build() -> Any:
+        from apig_wsgi import make_lambda_handler
 
-    from service.web import create_app
+        from service.web import create_app
 
-    service = _service()
-    return make_lambda_handler(create_app(service.settings, service), binary_support=True)
+        service = _service()
+        return make_lambda_handler(create_app(service.settings, service), binary_support=True)
+
+    return _start_up(build)
+
+
+@cache
+def _intake(service: Service) -> Intake:
+    """What an S3 event uses, built at start-up: intake, submit, the S3 client, the Nanonets session, pacing.
+    Keyed by the service, so a new one (tests clear `_service`) is started up again."""
+    return _start_up(lambda: service.intake)
+
+
+@cache
+def _recovery(service: Service) -> Recovery:
+    return _start_up(lambda: service.recovery)
 
 
 @flushes_metrics(_metrics)
@@ -67,9 +109,10 @@ def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from service.adapters.sns import confirm_subscription
 
     service = _service()
+    intake = _intake(service)
     is_sqs = _is_sqs_batch(event)
     try:
-        summary = service.intake.handle(event, confirm=confirm_subscription)
+        summary = intake.handle(event, confirm=confirm_subscription)
     except PayloadRejected as rejected:
         raw_key = service.stores.raw.put(json.dumps(event).encode())
         service.quarantine.put(kind="event", code=rejected.code, reason=rejected.message, raw_key=raw_key)
@@ -114,7 +157,9 @@ def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     service = _service()
     settings = service.settings
     older_than = int(event.get("older_than_seconds", settings.reconcile_older_than_seconds))
-    summary = service.recovery.reconcile(older_than_seconds=older_than, limit=settings.reconcile_batch_limit)
+    summary = _recovery(service).reconcile(
+        older_than_seconds=older_than, limit=settings.reconcile_batch_limit
+    )
     return summary.model_dump()
 
 
