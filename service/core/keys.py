@@ -13,8 +13,7 @@ route's output prefix when that prefix lies inside a route's input prefix (whate
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -25,8 +24,7 @@ DEFAULT_ROUTE = "default"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RouteKeys:
+class RouteKeys(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     """Where one route reads (`prefix`) and writes (`output_prefix`)."""
 
     name: str
@@ -34,8 +32,7 @@ class RouteKeys:
     output_prefix: str
 
 
-@dataclass(frozen=True)
-class KeyPolicy:
+class KeyPolicy(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     routes: tuple[RouteKeys, ...]
     suffixes: tuple[str, ...]
     output_bucket: str

@@ -6,9 +6,8 @@ are passed in, so both are testable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import accumulate
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -75,8 +74,7 @@ class PacingState(BaseModel):
 PaceHold = Literal["rate", "cooldown", "quota"]
 
 
-@dataclass(frozen=True)
-class PaceDecision:
+class PaceDecision(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     wait_seconds: float = 0.0
     hold: PaceHold | None = None
 

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -130,8 +129,7 @@ class Routes(BaseModel):
         return tuple(RouteKeys(route.name, route.prefix, route.output_prefix) for route in self.routes)
 
 
-@dataclass(frozen=True)
-class RouteDefaults:
+class RouteDefaults(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     """What a route of the file takes from the settings when it does not say."""
 
     input_prefix: str = "incoming/"

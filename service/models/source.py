@@ -7,8 +7,8 @@ One value names it everywhere (events, submission, ledger, output): `SourceRef`,
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -42,8 +42,7 @@ class SourceRef(BaseModel):
         return object_digest(self.bucket, self.key)
 
 
-@dataclass(frozen=True)
-class StoredSource:
+class StoredSource(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     """A source object as S3 describes it (HEAD or listing): its version, size and time."""
 
     ref: SourceRef

@@ -6,8 +6,7 @@ the `NanonetsIngest` namespace. The labels are the CloudWatch dimensions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 PROMETHEUS_NAMESPACE = "nanonets_ingest"
 CLOUDWATCH_NAMESPACE = "NanonetsIngest"
@@ -16,8 +15,7 @@ MetricKind = Literal["counter", "histogram", "gauge"]
 CloudWatchUnit = Literal["Count", "Seconds"]
 
 
-@dataclass(frozen=True)
-class MetricSpec:
+class MetricSpec(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     name: str
     kind: MetricKind
     labels: tuple[str, ...]

@@ -85,7 +85,7 @@ def status_report(
         oldest_pending_age_seconds=pending.oldest_age_seconds,
         last_webhook_at=stores.raw.last_webhook(),
         pacing=[
-            PacingStatus(**vars(snapshot), routes=list((routes_of or {}).get(snapshot.model_id, ())))
+            PacingStatus(**snapshot._asdict(), routes=list((routes_of or {}).get(snapshot.model_id, ())))
             for snapshot in snapshots
         ],
     )

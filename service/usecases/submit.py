@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from service.core.keys import KeyPolicy, skip_reason
 from service.core.pacing import PaceDecision
@@ -37,15 +37,13 @@ log = logging.getLogger(__name__)
 RECORD_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-@dataclass(frozen=True)
-class SubmitConfig:
+class SubmitConfig(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     presign_ttl_seconds: int
     claim_stale_seconds: int
     record_retry_delays: tuple[float, ...] = RECORD_RETRY_DELAYS
 
 
-@dataclass(frozen=True)
-class _Blocked:
+class _Blocked(NamedTuple):  # not a dataclass: defined on every cold start (ports.py)
     reason: str
     already_submitted: bool = False
 
