@@ -21,12 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from service.core.collector import collector_paused
 from service.core.rules import Rules, validate_document
 from service.core.values import FieldType, infer_type, normalize_value
 from service.models.document import (
+    SCHEMA_MINOR,
+    SCHEMA_VERSION,
     DocumentField,
     FieldCandidate,
     NanonetsRef,
@@ -48,9 +50,10 @@ from service.models.nanonets import AnyBox, FilePrediction, PagePrediction
 # - `bbox`: a box's `bbox()`, None or four floats;
 # - `type`: a rule's validated `FieldType`, else `infer_type`'s; `source`: a literal of this module;
 # - table labels and columns: str; cells: the cell's text, a str ("" for null), or None where missing;
-# What the caller passes (source, model_id, review, processed_at) still enters through the document's own
-# validation, which accepts the trusted parts as they are (pydantic does not revalidate instances).
+# - the document: the above, and what the caller passes where it is of the declared type (a `SourceRef`,
+#   a str model id, a `Review`); anything else is validated, and refused as before.
 _RANK = itemgetter(0)
+_REVIEWS = frozenset(get_args(Review))
 
 
 class _Found(NamedTuple):
@@ -94,21 +97,30 @@ def _document(
     tables = [
         _table(box, page.page) for page in prediction.pages for box in page.final_boxes if box.type == "table"
     ]
-    return NormalizedDocument(
-        source=source,
-        nanonets=NanonetsRef(
-            model_id=model_id,
-            request_file_id=prediction.request_file_id,
-            request_metadata=prediction.request_metadata,
+    values = {
+        "schema_version": SCHEMA_VERSION,
+        "schema_minor": SCHEMA_MINOR,
+        "source": source,
+        "nanonets": trusted(
+            NanonetsRef,
+            {
+                "model_id": model_id,
+                "request_file_id": prediction.request_file_id,
+                "request_metadata": prediction.request_metadata,
+            },
         ),
-        pages=len(prediction.pages),
-        pages_info=[_page_info(page) for page in prediction.pages],
-        fields=fields,
-        tables=tables,
-        validation=validate_document(fields, tables, rules),
-        review=review,
-        processed_at=_utc_stamp(processed_at),
-    )
+        "pages": len(prediction.pages),
+        "pages_info": [_page_info(page) for page in prediction.pages],
+        "fields": fields,
+        "tables": tables,
+        "validation": validate_document(fields, tables, rules),
+        "review": review,
+        "processed_at": _utc_stamp(processed_at),
+    }
+    if type(model_id) is str and review in _REVIEWS and isinstance(source, SourceRef):
+        return trusted(NormalizedDocument, values)
+    # What the caller passed is not what the document takes: validated, refused as it always was.
+    return NormalizedDocument.model_validate({**values, "nanonets": values["nanonets"].model_dump()})
 
 
 def _page_info(page: PagePrediction) -> PageInfo:
@@ -203,16 +215,24 @@ def _removed_field(label: str, predicted: _Found, rules: Rules | None) -> Docume
 def _table(box: AnyBox, page: int) -> Table:
     rows: dict[int, dict[str, str | None]] = {}
     columns: dict[str, None] = {}  # in first-seen order
-    for position, (label, col, row, text) in enumerate(box.cell_values()):
+    position = 0
+    for label, col, row, text in box.cell_values():
         column = label if label else (f"col_{col}" if col is not None else "col")
         columns[column] = None
-        rows.setdefault(position if row is None else row, {})[column] = text
+        key = position if row is None else row
+        cells = rows.get(key)
+        if cells is None:
+            rows[key] = {column: text}
+        else:
+            cells[column] = text
+        position += 1
+    order = list(columns)
     return trusted(
         Table,
         {
             "label": box.label or "table",
             "page": page,
-            "rows": [{column: cells.get(column) for column in columns} for _, cells in sorted(rows.items())],
+            "rows": [{column: cells.get(column) for column in order} for _, cells in sorted(rows.items())],
         },
     )
 

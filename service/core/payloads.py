@@ -31,11 +31,13 @@ from pydantic import BaseModel, ValidationError
 
 from service.core.collector import collector_paused
 from service.errors import PayloadRejected
+from service.models.document import trusted
 from service.models.nanonets import (
     AnyBox,
     BodyEnvelope,
     FilePrediction,
     PageEntry,
+    PagePrediction,
     parse_request_metadata,
 )
 from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage, page_named_by
@@ -327,16 +329,18 @@ def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint 
             else:
                 merged[index] = parts
     metadata = next((m for e in entries if (m := e.page.get("request_metadata")) not in (None, "")), None)
-    # Validated in one pass, pages included (they are dicts here: no model constructor call per page).
-    return FilePrediction.model_validate(
+    # Not validated again (`trusted`): every value here comes from entries the lean view validated, typed
+    # as the models declare (str ids, int page indexes >= 0, float sizes, boxes in their views).
+    return trusted(
+        FilePrediction,
         {
             "request_file_id": file_id,
-            "pages": [_page_prediction(index, merged[index]) for index in sorted(merged)],
+            "pages": tuple([_page_prediction(index, merged[index]) for index in sorted(merged)]),
             "request_metadata": parse_request_metadata(metadata),
             "review": _review(entries, body_hint),
             "ready": bool(merged),
             "model_id": next((m for e in entries if (m := e.page.get("model_id"))), None),
-        }
+        },
     )
 
 
@@ -389,15 +393,17 @@ def _merge(into: _PageParts, other: _PageParts) -> None:
         into.width, into.height = other.width, other.height
 
 
-def _page_prediction(index: int, parts: _PageParts) -> dict[str, Any]:
-    """A `PagePrediction`, as the values `FilePrediction.model_validate` makes it of."""
-    return {
-        "page": index,
-        "boxes": parts.boxes,
-        "moderated_boxes": parts.moderated,
-        "width": parts.width,
-        "height": parts.height,
-    }
+def _page_prediction(index: int, parts: _PageParts) -> PagePrediction:
+    return trusted(
+        PagePrediction,
+        {
+            "page": index,
+            "boxes": tuple(parts.boxes),
+            "moderated_boxes": None if parts.moderated is None else tuple(parts.moderated),
+            "width": parts.width,
+            "height": parts.height,
+        },
+    )
 
 
 def _positive(value: float | None) -> float | None:
