@@ -7,6 +7,7 @@ person changed). Every 1.0 document is a valid 1.1 document.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Literal, TypeVar
 
@@ -131,10 +132,20 @@ def trusted(model: type[_ModelT], values: dict[str, Any]) -> _ModelT:
     """An instance of `model` holding `values` as they are: what `model_construct` makes, without its
     per-field Python loop (it costs more than validating). `values` must name every field, in the model's
     order (the JSON follows it), each of its declared type and within its constraints: only for values
-    the caller made itself, typed as the model declares them (service.core.normalize says why each is)."""
+    the caller made itself, typed as the model declares them (service.core.normalize says why each is).
+
+    Every field is set, so the instance's fields-set is the model's whole field set, one set shared by
+    every trusted instance of the model (216 bytes saved per instance: a thousand-page document makes
+    thousands). Sharing is safe: pydantic only adds to it a name it holds already (assignment), and copies
+    it before changing it (`model_copy`)."""
     instance = model.__new__(model)
     _set_slot(instance, "__dict__", values)
-    _set_slot(instance, "__pydantic_fields_set__", set(values))
+    _set_slot(instance, "__pydantic_fields_set__", _every_field(model))
     _set_slot(instance, "__pydantic_extra__", None)
     _set_slot(instance, "__pydantic_private__", None)
     return instance
+
+
+@functools.cache
+def _every_field(model: type[BaseModel]) -> set[str]:
+    return set(model.__pydantic_fields__)
