@@ -53,6 +53,7 @@ from service.models.nanonets import AnyBox, FilePrediction, PagePrediction
 # - the document: the above, and what the caller passes where it is of the declared type (a `SourceRef`,
 #   a str model id, a `Review`); anything else is validated, and refused as before.
 _RANK = itemgetter(0)
+_new_tuple = tuple.__new__
 _REVIEWS = frozenset(get_args(Review))
 
 
@@ -97,18 +98,16 @@ def _document(
     tables = [
         _table(box, page.page) for page in prediction.pages for box in page.final_boxes if box.type == "table"
     ]
+    nanonets = {
+        "model_id": model_id,
+        "request_file_id": prediction.request_file_id,
+        "request_metadata": prediction.request_metadata,
+    }
     values = {
         "schema_version": SCHEMA_VERSION,
         "schema_minor": SCHEMA_MINOR,
         "source": source,
-        "nanonets": trusted(
-            NanonetsRef,
-            {
-                "model_id": model_id,
-                "request_file_id": prediction.request_file_id,
-                "request_metadata": prediction.request_metadata,
-            },
-        ),
+        "nanonets": nanonets,
         "pages": len(prediction.pages),
         "pages_info": [_page_info(page) for page in prediction.pages],
         "fields": fields,
@@ -118,9 +117,10 @@ def _document(
         "processed_at": _utc_stamp(processed_at),
     }
     if type(model_id) is str and review in _REVIEWS and isinstance(source, SourceRef):
+        values["nanonets"] = trusted(NanonetsRef, nanonets)
         return trusted(NormalizedDocument, values)
     # What the caller passed is not what the document takes: validated, refused as it always was.
-    return NormalizedDocument.model_validate({**values, "nanonets": values["nanonets"].model_dump()})
+    return NormalizedDocument.model_validate(values)
 
 
 def _page_info(page: PagePrediction) -> PageInfo:
@@ -146,7 +146,13 @@ def _by_label(pages: Iterable[PagePrediction], *, reviewed_values: bool) -> dict
             if label and box.type == "field":
                 score = box.score
                 rank = (-score if score is not None else 1.0, index, order)
-                found.setdefault(label, []).append(_Found(rank, box, box.ocr_text, score, index, reviewed))
+                # tuple.__new__: the NamedTuple's own constructor is a Python function, run per box
+                candidate = _new_tuple(_Found, (rank, box, box.ocr_text, score, index, reviewed))
+                same_label = found.get(label)
+                if same_label is None:
+                    found[label] = [candidate]
+                else:
+                    same_label.append(candidate)
             order += 1
     for ranked in found.values():
         ranked.sort(key=_RANK)

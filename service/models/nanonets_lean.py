@@ -17,7 +17,6 @@ module accepts exactly what they accept, field by field, and keeps only what the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
@@ -141,10 +140,12 @@ class BoxView:
     def cells(self) -> list[CellView]:
         return [CellView(cell) for cell in self.raw.get("cells") or ()]
 
-    def cell_values(self) -> Iterator[tuple[str, int | None, int | None, str]]:
+    def cell_values(self) -> list[tuple[str, int | None, int | None, str]]:
         """(label, col, row, text) of each cell, as `cells` reads them, without a view per cell."""
-        for cell in self.raw.get("cells") or ():
-            yield cell.get("label") or "", cell.get("col"), cell.get("row"), cell.get("text") or ""
+        return [
+            (cell.get("label") or "", cell.get("col"), cell.get("row"), cell.get("text") or "")
+            for cell in self.raw.get("cells") or ()
+        ]
 
     def bbox(self) -> list[float] | None:
         raw = self.raw
