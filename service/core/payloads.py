@@ -58,7 +58,7 @@ _SEPARATORS = re.compile(r"[\s_-]+")
 FROM_BYTES_MAX = 64 * 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """A page or export object found in the body, validated, with where it was and which list held it."""
 
@@ -67,7 +67,7 @@ class _Entry:
     listed_moderated: bool | None = None  # True: moderated_images; False: unmoderated_images
 
 
-@dataclass
+@dataclass(slots=True)
 class _PageParts:
     boxes: list[AnyBox] = field(default_factory=list)
     moderated: list[AnyBox] | None = None
@@ -300,7 +300,10 @@ def _body_hint(data: Mapping[str, Any]) -> ReviewHint | None:
 
 def _entry_hint(entry: _Entry) -> ReviewHint | None:
     page = entry.page
-    return _hint([page.get("approval_status"), page.get("status")], page.get("is_rejected"))
+    approval, status, rejected = page.get("approval_status"), page.get("status"), page.get("is_rejected")
+    if approval is None and status is None and rejected is None:
+        return None  # most pages say nothing: no phrases to read
+    return _hint([approval, status], rejected)
 
 
 def _is_moderated(entry: _Entry) -> bool:
@@ -354,13 +357,19 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     moderated = page.get("moderated_boxes") or ()  # empty or null: nobody reviewed (as integrations assume)
     parts: dict[int, _PageParts] = {}
     for box in predicted:
-        index = _box_page(box, own, position)
-        part = parts.get(index) or parts.setdefault(index, _PageParts())
+        index = box.get("page")  # _box_page's first answer, inline: this runs for every box
+        if index is None or index < 0:
+            index = _box_page(box, own, position)
+        part = parts.get(index)
+        if part is None:
+            part = parts[index] = _PageParts()
         part.boxes.append(BoxView(box))
     for box in moderated:
         index = _box_page(box, own, position)
         part = parts.get(index) or parts.setdefault(index, _PageParts())
-        part.moderated = [*(part.moderated or []), BoxView(box)]
+        if part.moderated is None:
+            part.moderated = []
+        part.moderated.append(BoxView(box))
     if own is not None or not parts:
         parts.setdefault(position if own is None else own, _PageParts())
     elif any(page_named_by(box) is not None for box in (*predicted, *moderated)):
