@@ -40,6 +40,7 @@ from service.models.document import (
     trusted,
 )
 from service.models.nanonets import AnyBox, FilePrediction, PagePrediction
+from service.models.nanonets_lean import BoxView
 
 # The document's parts are made with `trusted` (no validation): every value in them is one this module
 # computed from a validated `FilePrediction`, of the type and range the part declares:
@@ -142,12 +143,11 @@ def _by_label(pages: Iterable[PagePrediction], *, reviewed_values: bool) -> dict
         reviewed = reviewed_values and page.reviewed
         index = page.page
         for box in page.final_boxes if reviewed else page.boxes:
-            label = box.label
-            if label and box.type == "field":
-                score = box.score
+            label, kind, score, text = box.reading() if type(box) is BoxView else _reading(box)
+            if label and kind == "field":
                 rank = (-score if score is not None else 1.0, index, order)
                 # tuple.__new__: the NamedTuple's own constructor is a Python function, run per box
-                candidate = _new_tuple(_Found, (rank, box, box.ocr_text, score, index, reviewed))
+                candidate = _new_tuple(_Found, (rank, box, text, score, index, reviewed))
                 same_label = found.get(label)
                 if same_label is None:
                     found[label] = [candidate]
@@ -157,6 +157,10 @@ def _by_label(pages: Iterable[PagePrediction], *, reviewed_values: bool) -> dict
     for ranked in found.values():
         ranked.sort(key=_RANK)
     return found
+
+
+def _reading(box: AnyBox) -> tuple[str, str, float | None, str]:
+    return box.label, box.type, box.score, box.ocr_text
 
 
 def _field_type(label: str, text: str, rules: Rules | None) -> FieldType:
@@ -238,7 +242,11 @@ def _table(box: AnyBox, page: int) -> Table:
         {
             "label": box.label or "table",
             "page": page,
-            "rows": [{column: cells.get(column) for column in order} for _, cells in sorted(rows.items())],
+            # A row whose cells came in column order is already the row (the common case): kept as is.
+            "rows": [
+                cells if list(cells) == order else {column: cells.get(column) for column in order}
+                for _, cells in sorted(rows.items())
+            ],
         },
     )
 

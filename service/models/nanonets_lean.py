@@ -132,6 +132,16 @@ class BoxView:
     def page(self) -> int | None:
         return self.raw.get("page")
 
+    def reading(self) -> tuple[str, Literal["field", "table"], float | None, str]:
+        """(label, type, score, ocr_text) as the properties read them, in one call (run for every box)."""
+        raw = self.raw
+        return (
+            raw.get("label") or "",
+            raw.get("type") or "field",
+            score_to_confidence(raw.get("score")),
+            raw.get("ocr_text") or "",
+        )
+
     @property
     def page_no(self) -> int | None:
         return self.raw.get("page_no")
