@@ -40,7 +40,17 @@ from service.models.nanonets import (
     PagePrediction,
     parse_request_metadata,
 )
-from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage, page_named_by
+from service.models.nanonets_lean import (
+    LEAN_BODY,
+    LEAN_LISTED,
+    LEAN_PAGE,
+    BoxView,
+    LeanBody,
+    LeanBox,
+    LeanListed,
+    LeanPage,
+    page_named_by,
+)
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
@@ -106,10 +116,33 @@ def parse_payload_bytes(body: bytes, *, from_bytes_max: int = FROM_BYTES_MAX) ->
         else:
             decoded = decode_json(body)
             try:
-                data = LEAN_BODY.validate_python(decoded)
+                data = _validated_in_place(decoded)
             except (ValidationError, RecursionError):
                 return parse_payload(decoded)
         return _collect(_read_body(data, _validated), default_file_id=None)
+
+
+def _validated_in_place(decoded: object) -> LeanBody | list[LeanListed]:
+    """`LEAN_BODY.validate_python(decoded)`, one entry at a time where the body is a list of entries (a
+    `result` list, a bare array): each decoded entry is replaced by its validated copy, so it is freed as
+    soon as that exists and the two trees are never whole at once (peak memory: the decoded body and one
+    entry, not twice the body).
+
+    The same values: `LEAN_BODY` validates such a list entry by entry as `LeanListed` too. If an entry is
+    refused, the entries before it are their validated copies, which the fallback reads as it would
+    their originals (validating a validated entry gives it back; the keys it dropped are read by no one)."""
+    entries: list[Any] | None = decoded if isinstance(decoded, list) else None
+    if isinstance(decoded, dict) and isinstance(decoded.get("result"), list):
+        entries = decoded["result"]
+    if entries is None:
+        return LEAN_BODY.validate_python(decoded)
+    for position, entry in enumerate(entries):
+        entries[position] = LEAN_LISTED.validate_python(entry)
+    if isinstance(decoded, list):
+        return cast(list[LeanListed], entries)
+    body = cast(LeanBody, LEAN_BODY.validate_python({**cast(dict[str, Any], decoded), "result": []}))
+    body["result"] = entries
+    return body
 
 
 def decode_json(body: bytes) -> object:

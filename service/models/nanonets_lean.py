@@ -234,6 +234,8 @@ class LeanBody(LeanListed, total=False):
 
 
 LEAN_PAGE: TypeAdapter[LeanPage] = TypeAdapter(LeanPage)
+# One entry of a `result` list (or of a bare array), as LEAN_BODY validates each.
+LEAN_LISTED: TypeAdapter[LeanListed] = TypeAdapter(LeanListed)
 # Left to right: a smart union would try each member strictly, then again laxly.
 LEAN_BODY: TypeAdapter[LeanBody | list[LeanListed]] = TypeAdapter(
     Annotated[LeanBody | list[LeanListed], Field(union_mode="left_to_right")]
