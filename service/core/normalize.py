@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple, get_args
+from typing import NamedTuple, get_args
 
 from service.core.collector import collector_paused
 from service.core.rules import Rules, validate_document
@@ -225,8 +225,7 @@ def _removed_field(label: str, predicted: _Found, rules: Rules | None) -> Docume
 def _table(box: AnyBox, page: int) -> Table:
     rows: dict[int, dict[str, str | None]] = {}
     columns: dict[str, None] = {}  # in first-seen order
-    position = 0
-    for label, col, row, text in box.cell_values():
+    for position, (label, col, row, text) in enumerate(box.cell_values()):
         column = label if label else (f"col_{col}" if col is not None else "col")
         columns[column] = None
         key = position if row is None else row
@@ -235,7 +234,6 @@ def _table(box: AnyBox, page: int) -> Table:
             rows[key] = {column: text}
         else:
             cells[column] = text
-        position += 1
     order = list(columns)
     return trusted(
         Table,
