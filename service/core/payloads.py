@@ -390,9 +390,9 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     moderated = page.get("moderated_boxes") or ()  # empty or null: nobody reviewed (as integrations assume)
     parts: dict[int, _PageParts] = {}
     for box in predicted:
-        index = box.get("page")  # _box_page's first answer, inline: this runs for every box
+        index = box.get("page")  # _box_page's first two answers, inline: this runs for every box
         if index is None or index < 0:
-            index = _box_page(box, own, position)
+            index = own if own is not None else _box_page(box, own, position)
         part = parts.get(index)
         if part is None:
             part = parts[index] = _PageParts()
@@ -404,7 +404,9 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
             part.moderated = []
         part.moderated.append(BoxView(box))
     if own is not None or not parts:
-        parts.setdefault(position if own is None else own, _PageParts())
+        whole = position if own is None else own
+        if whole not in parts:
+            parts[whole] = _PageParts()
     elif any(page_named_by(box) is not None for box in (*predicted, *moderated)):
         for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
             parts.setdefault(index, _PageParts())
