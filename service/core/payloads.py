@@ -177,7 +177,11 @@ def _collect(body: _Body, *, default_file_id: str | None) -> list[FilePrediction
                 f"{entry.where or 'the body'} names no file: no request_file_id, no export id, "
                 "none in request_metadata",
             )
-        by_file.setdefault(file_id, []).append(entry)
+        same_file = by_file.get(file_id)
+        if same_file is None:
+            by_file[file_id] = [entry]
+        else:
+            same_file.append(entry)
     return [_file_prediction(file_id, entries, body.hint) for file_id, entries in by_file.items()]
 
 
