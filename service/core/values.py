@@ -148,7 +148,9 @@ def parse_date(text: str) -> date | None:
 def _numeric_date(match: re.Match[str]) -> date | None:
     """A day-first numeric date (`_NUMERIC`), month-first only where day-first is impossible."""
     first, second, year = int(match[1]), int(match[2]), int(match[3])
-    return _make_date(year, second, first) or (_make_date(year, first, second) if first <= 12 < second else None)
+    return _make_date(year, second, first) or (
+        _make_date(year, first, second) if first <= 12 < second else None
+    )
 
 
 def _number_from_digits(digits: str) -> float | None:
