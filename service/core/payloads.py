@@ -63,8 +63,10 @@ REJECTED = frozenset({"rejected", "reject", "rejection", "on rejection"})
 MAX_NESTING = 4  # result[0].result[...] is one level; deeper bodies are not Nanonets'
 _SEPARATORS = re.compile(r"[\s_-]+")
 # pydantic-core validates bytes from a parsed JSON tree of its own (Rust, ~11x the body at its peak, unseen
-# by tracemalloc); `json.loads` + validation peaks at ~7x. Below this size the bytes path is the faster
-# one (~0.4x json.loads less at 10 pages); above it both cost the same time (docs/BENCHMARKS.md, table 2).
+# by tracemalloc); `json.loads` + validation entry by entry in place peaks where `json.loads` alone does
+# (~6x). Below this size the bytes path is the faster one (~0.4x json.loads less at 10 pages); above it
+# both cost about the same time up to ~100 pages, and the bytes path more beyond (docs/BENCHMARKS.md,
+# table 2).
 FROM_BYTES_MAX = 64 * 1024
 
 
