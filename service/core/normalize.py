@@ -21,28 +21,41 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
-
-from pydantic import TypeAdapter
+from typing import NamedTuple, get_args
 
 from service.core.collector import collector_paused
 from service.core.rules import Rules, validate_document
 from service.core.values import FieldType, infer_type, normalize_value
 from service.models.document import (
+    SCHEMA_MINOR,
+    SCHEMA_VERSION,
     DocumentField,
+    FieldCandidate,
     NanonetsRef,
     NormalizedDocument,
+    PageInfo,
     Review,
     SourceRef,
     Table,
+    trusted,
 )
 from service.models.nanonets import AnyBox, FilePrediction, PagePrediction
+from service.models.nanonets_lean import BoxView
 
-# The document's parts are assembled as plain values and validated in one pass each (inside
-# pydantic-core), not one model constructor call per candidate, row and page.
-_FIELDS: TypeAdapter[dict[str, DocumentField]] = TypeAdapter(dict[str, DocumentField])
-_TABLES: TypeAdapter[list[Table]] = TypeAdapter(list[Table])
+# The document's parts are made with `trusted` (no validation): every value in them is one this module
+# computed from a validated `FilePrediction`, of the type and range the part declares:
+# - `value`, `predicted`: a box's `ocr_text`, a str ("" for null) in both box views;
+# - `normalized`: what `normalize_value` returns (str, float or None);
+# - `confidence`: a box's `score`, `score_to_confidence`'s None or 0 < c <= 1;
+# - `page`: a `PagePrediction.page`, an int >= 0 (payloads only makes pages of non-negative indexes);
+# - `bbox`: a box's `bbox()`, None or four floats;
+# - `type`: a rule's validated `FieldType`, else `infer_type`'s; `source`: a literal of this module;
+# - table labels and columns: str; cells: the cell's text, a str ("" for null), or None where missing;
+# - the document: the above, and what the caller passes where it is of the declared type (a `SourceRef`,
+#   a str model id, a `Review`); anything else is validated, and refused as before.
 _RANK = itemgetter(0)
+_new_tuple = tuple.__new__
+_REVIEWS = frozenset(get_args(Review))
 
 
 class _Found(NamedTuple):
@@ -79,34 +92,47 @@ def _document(
 ) -> NormalizedDocument:
     final = _by_label(prediction.pages, reviewed_values=True)
     modelled = _by_label(prediction.pages, reviewed_values=False) if prediction.reviewed else final
-    raw_fields = {label: _field(label, ranked, rules, modelled.get(label)) for label, ranked in final.items()}
+    fields = {label: _field(label, ranked, rules, modelled.get(label)) for label, ranked in final.items()}
     for label, ranked in modelled.items():
-        if label not in raw_fields and ranked[0].text.strip():
-            raw_fields[label] = _removed_field(label, ranked[0], rules)
-    fields = _FIELDS.validate_python(raw_fields)
-    tables = _TABLES.validate_python(
-        [
-            _table(box, page.page)
-            for page in prediction.pages
-            for box in page.final_boxes
-            if box.type == "table"
-        ]
-    )
-    return NormalizedDocument(
-        source=source,
-        nanonets=NanonetsRef(
-            model_id=model_id,
-            request_file_id=prediction.request_file_id,
-            request_metadata=prediction.request_metadata,
-        ),
-        pages=len(prediction.pages),
-        pages_info=[{"page": p.page, "width": p.width, "height": p.height} for p in prediction.pages],
-        fields=fields,
-        tables=tables,
-        validation=validate_document(fields, tables, rules),
-        review=review,
-        processed_at=_utc_stamp(processed_at),
-    )
+        if label not in fields and ranked[0].text.strip():
+            fields[label] = _removed_field(label, ranked[0], rules)
+    tables = [
+        _table(box, page.page) for page in prediction.pages for box in page.final_boxes if box.type == "table"
+    ]
+    nanonets = {
+        "model_id": model_id,
+        "request_file_id": prediction.request_file_id,
+        "request_metadata": prediction.request_metadata,
+    }
+    values = {
+        "schema_version": SCHEMA_VERSION,
+        "schema_minor": SCHEMA_MINOR,
+        "source": source,
+        "nanonets": nanonets,
+        "pages": len(prediction.pages),
+        "pages_info": [_page_info(page) for page in prediction.pages],
+        "fields": fields,
+        "tables": tables,
+        "validation": validate_document(fields, tables, rules),
+        "review": review,
+        "processed_at": _utc_stamp(processed_at),
+    }
+    if type(model_id) is str and review in _REVIEWS and isinstance(source, SourceRef):
+        values["nanonets"] = trusted(NanonetsRef, nanonets)
+        return trusted(NormalizedDocument, values)
+    # What the caller passed is not what the document takes: validated, refused as it always was.
+    return NormalizedDocument.model_validate(values)
+
+
+def _page_info(page: PagePrediction) -> PageInfo:
+    values = {"page": page.page, "width": page.width, "height": page.height}
+    if page.page >= 0 and _unset_or_positive(page.width) and _unset_or_positive(page.height):
+        return trusted(PageInfo, values)
+    return PageInfo.model_validate(values)  # a page payloads would not make: refused as before
+
+
+def _unset_or_positive(size: float | None) -> bool:
+    return size is None or size > 0
 
 
 def _by_label(pages: Iterable[PagePrediction], *, reviewed_values: bool) -> dict[str, list[_Found]]:
@@ -117,15 +143,24 @@ def _by_label(pages: Iterable[PagePrediction], *, reviewed_values: bool) -> dict
         reviewed = reviewed_values and page.reviewed
         index = page.page
         for box in page.final_boxes if reviewed else page.boxes:
-            label = box.label
-            if label and box.type == "field":
-                score = box.score
+            label, kind, score, text = box.reading() if type(box) is BoxView else _reading(box)
+            if label and kind == "field":
                 rank = (-score if score is not None else 1.0, index, order)
-                found.setdefault(label, []).append(_Found(rank, box, box.ocr_text, score, index, reviewed))
+                # tuple.__new__: the NamedTuple's own constructor is a Python function, run per box
+                candidate = _new_tuple(_Found, (rank, box, text, score, index, reviewed))
+                same_label = found.get(label)
+                if same_label is None:
+                    found[label] = [candidate]
+                else:
+                    same_label.append(candidate)
             order += 1
     for ranked in found.values():
         ranked.sort(key=_RANK)
     return found
+
+
+def _reading(box: AnyBox) -> tuple[str, str, float | None, str]:
+    return box.label, box.type, box.score, box.ocr_text
 
 
 def _field_type(label: str, text: str, rules: Rules | None) -> FieldType:
@@ -133,54 +168,85 @@ def _field_type(label: str, text: str, rules: Rules | None) -> FieldType:
     return rule.type if rule is not None else infer_type(label, text)
 
 
-def _candidate(found: _Found, field_type: FieldType) -> dict[str, Any]:
-    return {
-        "value": found.text,
-        "normalized": normalize_value(field_type, found.text),
-        "confidence": found.score,
-        "page": found.page,
-        "bbox": found.box.bbox(),
-    }
+def _candidate(found: _Found, field_type: FieldType) -> FieldCandidate:
+    return trusted(
+        FieldCandidate,
+        {
+            "value": found.text,
+            "normalized": normalize_value(field_type, found.text),
+            "confidence": found.score,
+            "page": found.page,
+            "bbox": found.box.bbox(),
+        },
+    )
 
 
 def _field(
     label: str, ranked: list[_Found], rules: Rules | None, modelled: list[_Found] | None
-) -> dict[str, Any]:
+) -> DocumentField:
     best = ranked[0]
     field_type = _field_type(label, best.text, rules)
-    field = _candidate(best, field_type)
-    field["type"] = field_type
-    field["others"] = [_candidate(found, field_type) for found in ranked[1:]]
     predicted = modelled[0].text if modelled else None
-    if best.reviewed and (predicted is None or predicted.strip() != best.text.strip()):
-        field["predicted"] = predicted
-        field["source"] = "nanonets_review"
-    return field
+    changed = best.reviewed and (predicted is None or predicted.strip() != best.text.strip())
+    return trusted(
+        DocumentField,
+        {
+            "value": best.text,
+            "normalized": normalize_value(field_type, best.text),
+            "confidence": best.score,
+            "page": best.page,
+            "bbox": best.box.bbox(),
+            "type": field_type,
+            "others": [_candidate(found, field_type) for found in ranked[1:]],
+            "predicted": predicted if changed else None,
+            "source": "nanonets_review" if changed else "model",
+        },
+    )
 
 
-def _removed_field(label: str, predicted: _Found, rules: Rules | None) -> dict[str, Any]:
+def _removed_field(label: str, predicted: _Found, rules: Rules | None) -> DocumentField:
     """The model predicted the label only on reviewed pages, and the reviewer removed it there."""
-    return {
-        "value": "",
-        "page": predicted.page,
-        "type": _field_type(label, predicted.text, rules),
-        "predicted": predicted.text,
-        "source": "nanonets_review",
-    }
+    return trusted(
+        DocumentField,
+        {
+            "value": "",
+            "normalized": None,
+            "confidence": None,
+            "page": predicted.page,
+            "bbox": None,
+            "type": _field_type(label, predicted.text, rules),
+            "others": [],
+            "predicted": predicted.text,
+            "source": "nanonets_review",
+        },
+    )
 
 
-def _table(box: AnyBox, page: int) -> dict[str, Any]:
+def _table(box: AnyBox, page: int) -> Table:
     rows: dict[int, dict[str, str | None]] = {}
     columns: dict[str, None] = {}  # in first-seen order
     for position, (label, col, row, text) in enumerate(box.cell_values()):
         column = label if label else (f"col_{col}" if col is not None else "col")
         columns[column] = None
-        rows.setdefault(position if row is None else row, {})[column] = text
-    return {
-        "label": box.label or "table",
-        "page": page,
-        "rows": [{column: cells.get(column) for column in columns} for _, cells in sorted(rows.items())],
-    }
+        key = position if row is None else row
+        cells = rows.get(key)
+        if cells is None:
+            rows[key] = {column: text}
+        else:
+            cells[column] = text
+    order = list(columns)
+    return trusted(
+        Table,
+        {
+            "label": box.label or "table",
+            "page": page,
+            # A row whose cells came in column order is already the row (the common case): kept as is.
+            "rows": [
+                cells if list(cells) == order else {column: cells.get(column) for column in order}
+                for _, cells in sorted(rows.items())
+            ],
+        },
+    )
 
 
 def _utc_stamp(when: datetime) -> str:

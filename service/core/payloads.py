@@ -31,14 +31,26 @@ from pydantic import BaseModel, ValidationError
 
 from service.core.collector import collector_paused
 from service.errors import PayloadRejected
+from service.models.document import trusted
 from service.models.nanonets import (
     AnyBox,
     BodyEnvelope,
     FilePrediction,
     PageEntry,
+    PagePrediction,
     parse_request_metadata,
 )
-from service.models.nanonets_lean import LEAN_BODY, LEAN_PAGE, BoxView, LeanBox, LeanPage, page_named_by
+from service.models.nanonets_lean import (
+    LEAN_BODY,
+    LEAN_LISTED,
+    LEAN_PAGE,
+    BoxView,
+    LeanBody,
+    LeanBox,
+    LeanListed,
+    LeanPage,
+    page_named_by,
+)
 
 ReviewHint = Literal["pending", "approved", "rejected"]
 RETRIEVAL_KEYS = ("moderated_images", "unmoderated_images")
@@ -51,12 +63,14 @@ REJECTED = frozenset({"rejected", "reject", "rejection", "on rejection"})
 MAX_NESTING = 4  # result[0].result[...] is one level; deeper bodies are not Nanonets'
 _SEPARATORS = re.compile(r"[\s_-]+")
 # pydantic-core validates bytes from a parsed JSON tree of its own (Rust, ~11x the body at its peak, unseen
-# by tracemalloc); `json.loads` + validation peaks at ~7x. Below this size the bytes path is the faster
-# one (~0.4x json.loads less at 10 pages); above it both cost the same time (docs/BENCHMARKS.md, table 2).
+# by tracemalloc); `json.loads` + validation entry by entry in place peaks where `json.loads` alone does
+# (~6x). Below this size the bytes path is the faster one (~0.4x json.loads less at 10 pages); above it
+# both cost about the same time up to ~100 pages, and the bytes path more beyond (docs/BENCHMARKS.md,
+# table 2).
 FROM_BYTES_MAX = 64 * 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """A page or export object found in the body, validated, with where it was and which list held it."""
 
@@ -65,7 +79,7 @@ class _Entry:
     listed_moderated: bool | None = None  # True: moderated_images; False: unmoderated_images
 
 
-@dataclass
+@dataclass(slots=True)
 class _PageParts:
     boxes: list[AnyBox] = field(default_factory=list)
     moderated: list[AnyBox] | None = None
@@ -104,10 +118,33 @@ def parse_payload_bytes(body: bytes, *, from_bytes_max: int = FROM_BYTES_MAX) ->
         else:
             decoded = decode_json(body)
             try:
-                data = LEAN_BODY.validate_python(decoded)
+                data = _validated_in_place(decoded)
             except (ValidationError, RecursionError):
                 return parse_payload(decoded)
         return _collect(_read_body(data, _validated), default_file_id=None)
+
+
+def _validated_in_place(decoded: object) -> LeanBody | list[LeanListed]:
+    """`LEAN_BODY.validate_python(decoded)`, one entry at a time where the body is a list of entries (a
+    `result` list, a bare array): each decoded entry is replaced by its validated copy, so it is freed as
+    soon as that exists and the two trees are never whole at once (peak memory: the decoded body and one
+    entry, not twice the body).
+
+    The same values: `LEAN_BODY` validates such a list entry by entry as `LeanListed` too. If an entry is
+    refused, the entries before it are their validated copies, which the fallback reads as it would
+    their originals (validating a validated entry gives it back; the keys it dropped are read by no one)."""
+    entries: list[Any] | None = decoded if isinstance(decoded, list) else None
+    if isinstance(decoded, dict) and isinstance(decoded.get("result"), list):
+        entries = decoded["result"]
+    if entries is None:
+        return LEAN_BODY.validate_python(decoded)
+    for position, entry in enumerate(entries):
+        entries[position] = LEAN_LISTED.validate_python(entry)
+    if isinstance(decoded, list):
+        return cast(list[LeanListed], entries)
+    body = cast(LeanBody, LEAN_BODY.validate_python({**cast(dict[str, Any], decoded), "result": []}))
+    body["result"] = entries
+    return body
 
 
 def decode_json(body: bytes) -> object:
@@ -142,7 +179,11 @@ def _collect(body: _Body, *, default_file_id: str | None) -> list[FilePrediction
                 f"{entry.where or 'the body'} names no file: no request_file_id, no export id, "
                 "none in request_metadata",
             )
-        by_file.setdefault(file_id, []).append(entry)
+        same_file = by_file.get(file_id)
+        if same_file is None:
+            by_file[file_id] = [entry]
+        else:
+            same_file.append(entry)
     return [_file_prediction(file_id, entries, body.hint) for file_id, entries in by_file.items()]
 
 
@@ -298,7 +339,10 @@ def _body_hint(data: Mapping[str, Any]) -> ReviewHint | None:
 
 def _entry_hint(entry: _Entry) -> ReviewHint | None:
     page = entry.page
-    return _hint([page.get("approval_status"), page.get("status")], page.get("is_rejected"))
+    approval, status, rejected = page.get("approval_status"), page.get("status"), page.get("is_rejected")
+    if approval is None and status is None and rejected is None:
+        return None  # most pages say nothing: no phrases to read
+    return _hint([approval, status], rejected)
 
 
 def _is_moderated(entry: _Entry) -> bool:
@@ -327,16 +371,18 @@ def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint 
             else:
                 merged[index] = parts
     metadata = next((m for e in entries if (m := e.page.get("request_metadata")) not in (None, "")), None)
-    # Validated in one pass, pages included (they are dicts here: no model constructor call per page).
-    return FilePrediction.model_validate(
+    # Not validated again (`trusted`): every value here comes from entries the lean view validated, typed
+    # as the models declare (str ids, int page indexes >= 0, float sizes, boxes in their views).
+    return trusted(
+        FilePrediction,
         {
             "request_file_id": file_id,
-            "pages": [_page_prediction(index, merged[index]) for index in sorted(merged)],
+            "pages": tuple([_page_prediction(index, merged[index]) for index in sorted(merged)]),
             "request_metadata": parse_request_metadata(metadata),
             "review": _review(entries, body_hint),
             "ready": bool(merged),
             "model_id": next((m for e in entries if (m := e.page.get("model_id"))), None),
-        }
+        },
     )
 
 
@@ -350,15 +396,23 @@ def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:
     moderated = page.get("moderated_boxes") or ()  # empty or null: nobody reviewed (as integrations assume)
     parts: dict[int, _PageParts] = {}
     for box in predicted:
-        index = _box_page(box, own, position)
-        part = parts.get(index) or parts.setdefault(index, _PageParts())
+        index = box.get("page")  # _box_page's first two answers, inline: this runs for every box
+        if index is None or index < 0:
+            index = own if own is not None else _box_page(box, own, position)
+        part = parts.get(index)
+        if part is None:
+            part = parts[index] = _PageParts()
         part.boxes.append(BoxView(box))
     for box in moderated:
         index = _box_page(box, own, position)
         part = parts.get(index) or parts.setdefault(index, _PageParts())
-        part.moderated = [*(part.moderated or []), BoxView(box)]
+        if part.moderated is None:
+            part.moderated = []
+        part.moderated.append(BoxView(box))
     if own is not None or not parts:
-        parts.setdefault(position if own is None else own, _PageParts())
+        whole = position if own is None else own
+        if whole not in parts:
+            parts[whole] = _PageParts()
     elif any(page_named_by(box) is not None for box in (*predicted, *moderated)):
         for index in range(max(parts)):  # an export covers its whole document: pages without boxes too
             parts.setdefault(index, _PageParts())
@@ -389,15 +443,17 @@ def _merge(into: _PageParts, other: _PageParts) -> None:
         into.width, into.height = other.width, other.height
 
 
-def _page_prediction(index: int, parts: _PageParts) -> dict[str, Any]:
-    """A `PagePrediction`, as the values `FilePrediction.model_validate` makes it of."""
-    return {
-        "page": index,
-        "boxes": parts.boxes,
-        "moderated_boxes": parts.moderated,
-        "width": parts.width,
-        "height": parts.height,
-    }
+def _page_prediction(index: int, parts: _PageParts) -> PagePrediction:
+    return trusted(
+        PagePrediction,
+        {
+            "page": index,
+            "boxes": tuple(parts.boxes),
+            "moderated_boxes": None if parts.moderated is None else tuple(parts.moderated),
+            "width": parts.width,
+            "height": parts.height,
+        },
+    )
 
 
 def _positive(value: float | None) -> float | None:

@@ -17,7 +17,6 @@ module accepts exactly what they accept, field by field, and keeps only what the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
@@ -133,6 +132,16 @@ class BoxView:
     def page(self) -> int | None:
         return self.raw.get("page")
 
+    def reading(self) -> tuple[str, Literal["field", "table"], float | None, str]:
+        """(label, type, score, ocr_text) as the properties read them, in one call (run for every box)."""
+        raw = self.raw
+        return (
+            raw.get("label") or "",
+            raw.get("type") or "field",
+            score_to_confidence(raw.get("score")),
+            raw.get("ocr_text") or "",
+        )
+
     @property
     def page_no(self) -> int | None:
         return self.raw.get("page_no")
@@ -141,10 +150,12 @@ class BoxView:
     def cells(self) -> list[CellView]:
         return [CellView(cell) for cell in self.raw.get("cells") or ()]
 
-    def cell_values(self) -> Iterator[tuple[str, int | None, int | None, str]]:
+    def cell_values(self) -> list[tuple[str, int | None, int | None, str]]:
         """(label, col, row, text) of each cell, as `cells` reads them, without a view per cell."""
-        for cell in self.raw.get("cells") or ():
-            yield cell.get("label") or "", cell.get("col"), cell.get("row"), cell.get("text") or ""
+        return [
+            (cell.get("label") or "", cell.get("col"), cell.get("row"), cell.get("text") or "")
+            for cell in self.raw.get("cells") or ()
+        ]
 
     def bbox(self) -> list[float] | None:
         raw = self.raw
@@ -223,6 +234,8 @@ class LeanBody(LeanListed, total=False):
 
 
 LEAN_PAGE: TypeAdapter[LeanPage] = TypeAdapter(LeanPage)
+# One entry of a `result` list (or of a bare array), as LEAN_BODY validates each.
+LEAN_LISTED: TypeAdapter[LeanListed] = TypeAdapter(LeanListed)
 # Left to right: a smart union would try each member strictly, then again laxly.
 LEAN_BODY: TypeAdapter[LeanBody | list[LeanListed]] = TypeAdapter(
     Annotated[LeanBody | list[LeanListed], Field(union_mode="left_to_right")]
