@@ -9,6 +9,7 @@ from typing import Any
 from bench.burst_bench import BurstReport, PacedRun
 from bench.coldstart_bench import OPTIONAL, ColdReport
 from bench.common import Machine, median
+from bench.gap_bench import GapReport
 from bench.normalize_bench import Row
 from bench.profiles import Profile
 from bench.s3stub import KEY_KINDS, SOURCE, S3Call
@@ -279,7 +280,29 @@ def section_webhook(bench: WebhookBench, s3_calls: S3CallCounts | None) -> list[
         "lower of the floor's and its own with fewer pages): " + pools + ".",
         "",
     ]
+    if bench.gap is not None:
+        out += section_gap(bench.gap)
     return out
+
+
+def section_gap(gap: GapReport) -> list[str]:
+    floor = gap.median("floor")
+    out = [
+        "**1b. Where the stand-in's gap goes** (one-page repeats; bench/gap_bench.py): each app alone "
+        f"under gunicorn, one sync worker, webhooks sent one at a time, {gap.rounds} interleaved rounds of "
+        f"{gap.per_round}; the median over the rounds of the worker's CPU per webhook. The cut-down app is "
+        "the service's own app whose webhook view makes only a repeat's two S3 calls through the service's "
+        "adapters (bench/cutdown_app.py): floor → cut-down app is what the web layer and the adapters add, "
+        "cut-down app → service what the webhook's own work adds.",
+        "",
+        "| app | worker CPU ms per webhook | floor / app | rounds |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for app, values in gap.cpu_ms.items():
+        median = gap.median(app)
+        ratio = floor / median if median else 0.0
+        out.append(f"| {app} | {median:.2f} | {ratio:.2f} | {', '.join(f'{v:.1f}' for v in values)} |")
+    return [*out, ""]
 
 
 def _throughput_row(report: WebhookReport, run: Run, ratios: tuple[str, str]) -> str:

@@ -31,6 +31,7 @@ from bench.coldstart_bench import ColdReport
 from bench.coldstart_bench import measure as cold_measure
 from bench.common import OUT, REPO, load_average, log, machine
 from bench.floor_app import read_plans, seed, write_plans
+from bench.gap_bench import measure as gap_measure
 from bench.normalize_bench import Row, body_for
 from bench.normalize_bench import measure as normalize_measure
 from bench.report import render, summary_lines
@@ -235,6 +236,11 @@ def run_webhook(work_dir: Path, quick: bool, timer: Timer) -> WebhookBench:
                     rounds=1 if quick else 2,
                     floor_calls=calls,
                 )
+            )
+        with timer.section("1b. where the stand-in's gap goes"):
+            floor_env = {**env, "FLOOR_BUCKET": FLOOR_BUCKET, "FLOOR_PLAN": str(plan)}
+            bench.gap = gap_measure(
+                env, floor_env, pipeline, s3, emulator.url, work_dir, rounds=3 if quick else 5
             )
         moto = start_moto()
         with running(moto), timer.section("1. webhook throughput on moto"):

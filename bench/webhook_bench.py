@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -39,6 +39,9 @@ from bench.wrk import WrkResult, run_wrk
 from devtools.emulator.control import EmulatorControl
 from devtools.stack import TEST_SECRET
 from service.models.source import SourceRef
+
+if TYPE_CHECKING:
+    from bench.gap_bench import GapReport
 
 SERVICE_PATH = "/webhooks/nanonets"
 BACKENDS = {"moto": "moto", "stub": "S3 stand-in"}  # the S3 servers of table 1, as the report names them
@@ -502,9 +505,14 @@ class WebhookBench:
 
     calls: S3CallCounts
     backends: list[WebhookReport] = field(default_factory=list)
+    gap: GapReport | None = None  # table 1b, on the stand-in
 
     def as_dict(self) -> dict[str, Any]:
-        return {"calls": self.calls.as_dict(), "backends": [b.as_dict() for b in self.backends]}
+        return {
+            "calls": self.calls.as_dict(),
+            "backends": [b.as_dict() for b in self.backends],
+            "gap": self.gap.as_dict() if self.gap else None,
+        }
 
 
 def stub_calls(stub_url: str) -> list[dict[str, Any]]:
