@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 
 from service.core.normalize import normalize_file
-from service.core.payloads import decode_json as decode_json  # kept importable here for its callers
 from service.core.payloads import parse_payload_bytes, parse_retrieval
 from service.core.routes import Routes
 from service.core.rules import Rules
