@@ -238,15 +238,14 @@ class Service:
     def _complete_config(self) -> CompleteConfig:
         from service.usecases.complete import CompleteConfig
 
-        settings = self.settings
-        config = CompleteConfig(
+        settings, wait = self.settings, self._record_wait_seconds
+        waits = {} if wait is None else {"record_wait_seconds": wait}
+        return CompleteConfig(
             verify_by_fetch=settings.verify_by_fetch,
             auto_approve=settings.auto_approve,
             auto_approve_min_confidence=settings.auto_approve_min_confidence,
+            **waits,
         )
-        if self._record_wait_seconds is not None:
-            config = CompleteConfig(**{**vars(config), "record_wait_seconds": self._record_wait_seconds})
-        return config
 
     @cached_property
     def intake(self) -> Intake:
