@@ -19,12 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from bench.common import cpu_seconds
 from bench.stack import FLOOR_APP, SERVICE_APP, App, start_app
-from bench.webhook_bench import SERVICE_PATH, _synthetic_bodies, deliver_once, submit_pool
-from devtools.stack import TEST_SECRET
+from bench.webhook_bench import SERVICE_PATH, _synthetic_bodies, deliver_once, floor_path, submit_pool
 
 ROUNDS = 5
 PER_ROUND = 120
@@ -50,15 +47,22 @@ class GapReport:
 
 
 def _cpu_per_webhook(app: App, path: str, bodies: list[bytes]) -> float:
-    session = requests.Session()
-    headers = {"Content-Type": "application/json", "X-Webhook-Token": TEST_SECRET}
+    """Each body sent once, one at a time; the app's worker CPU per webhook, in ms."""
     workers = app.workers()
     before = sum(cpu_seconds(pid) for pid in workers)
-    for body in bodies:
-        status = session.post(app.url + path, data=body, headers=headers, timeout=30).status_code
-        if status != 200:
-            raise RuntimeError(f"{app.name} answered {status} in table 1b")
+    statuses = deliver_once(app.url, bodies, path, threads=1)
+    if any(status != 200 for status in statuses):
+        raise RuntimeError(f"{app.name} answered {sorted(set(statuses))} in table 1b")
     return (sum(cpu_seconds(pid) for pid in workers) - before) * 1000 / len(bodies)
+
+
+@dataclass(frozen=True)
+class _Subject:
+    spec: str  # the gunicorn app
+    env: dict[str, str]
+    bodies: list[bytes]
+    first_path: str  # where each body is sent once before the rounds, so that every later one is a repeat
+    repeat_path: str
 
 
 def measure(
@@ -74,40 +78,31 @@ def measure(
 ) -> GapReport:
     """`env`/`floor_env`: the service's and the floor's environments of table 1 on the stand-in."""
     service_bodies = submit_pool(pipeline, s3, emulator_url, count=per_round, n_pages=1, tag="gap")
-    file_id = json.loads(service_bodies[0])["result"][0]["request_file_id"]
+    cutdown_env = {**env, "CUTDOWN_FILE_ID": json.loads(service_bodies[0])["result"][0]["request_file_id"]}
     other_bodies = _synthetic_bodies(per_round, 1, salt="gap")
-    apps = {
-        "floor": (start_app("gap-floor", FLOOR_APP, floor_env, workers=1, log_dir=work_dir), "floor"),
-        "cut-down app": (
-            start_app(
-                "gap-cutdown", CUTDOWN_APP, {**env, "CUTDOWN_FILE_ID": file_id}, workers=1, log_dir=work_dir
-            ),
-            SERVICE_PATH,
+    subjects = {
+        "floor": _Subject(
+            FLOOR_APP, floor_env, other_bodies, floor_path(1, "first"), floor_path(1, "repeat")
         ),
-        "cut-down app, no hooks": (
-            start_app(
-                "gap-cutdown-nohooks",
-                CUTDOWN_APP,
-                {**env, "CUTDOWN_FILE_ID": file_id, "CUTDOWN_HOOKS": "0"},
-                workers=1,
-                log_dir=work_dir,
-            ),
-            SERVICE_PATH,
+        "cut-down app": _Subject(CUTDOWN_APP, cutdown_env, other_bodies, SERVICE_PATH, SERVICE_PATH),
+        "cut-down app, no hooks": _Subject(
+            CUTDOWN_APP, {**cutdown_env, "CUTDOWN_HOOKS": "0"}, other_bodies, SERVICE_PATH, SERVICE_PATH
         ),
-        "service": (start_app("gap-service", SERVICE_APP, env, workers=1, log_dir=work_dir), SERVICE_PATH),
+        "service": _Subject(SERVICE_APP, env, service_bodies, SERVICE_PATH, SERVICE_PATH),
     }
     report = GapReport(per_round=per_round, rounds=rounds)
+    apps: dict[str, App] = {}
     try:
-        for name, (app, path) in apps.items():  # every body once: from now on each is a repeat
-            bodies = service_bodies if name == "service" else other_bodies
-            deliver_once(app.url, bodies, "/webhooks/nanonets?plan=1-first" if path == "floor" else path, 2)
+        for number, (name, subject) in enumerate(subjects.items()):
+            apps[name] = start_app(f"gap-{number}", subject.spec, subject.env, workers=1, log_dir=work_dir)
+            deliver_once(apps[name].url, subject.bodies, subject.first_path, threads=2)
         for round_no in range(rounds):
-            order = list(apps.items()) if round_no % 2 == 0 else list(reversed(apps.items()))
-            for name, (app, path) in order:
-                bodies = service_bodies if name == "service" else other_bodies
-                where = "/webhooks/nanonets?plan=1-repeat" if path == "floor" else path
-                report.cpu_ms.setdefault(name, []).append(round(_cpu_per_webhook(app, where, bodies), 2))
+            names = list(subjects) if round_no % 2 == 0 else list(reversed(subjects))
+            for name in names:
+                subject = subjects[name]
+                cpu_ms = _cpu_per_webhook(apps[name], subject.repeat_path, subject.bodies)
+                report.cpu_ms.setdefault(name, []).append(round(cpu_ms, 2))
     finally:
-        for app, _ in apps.values():
+        for app in apps.values():
             app.stop()
     return report
