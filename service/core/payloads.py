@@ -14,9 +14,9 @@ mix files, and reconcile recovers the files it did name by their id. Any other r
 `PayloadRejected` (`unknown_shape`, `invalid_payload`), never an unhandled exception.
 
 Pages and boxes are read into the lean view of `service.models.nanonets_lean` (the same acceptance as the
-full models, without their per-box cost). A webhook body is validated once, from its bytes
-(`parse_payload_bytes`); what that refuses is parsed from `json.loads` entry by entry, so a refusal names
-the value exactly as the full models do.
+full models, without their per-box cost). A webhook body is decoded once and validated once, an entry
+at a time (`parse_payload_bytes`); what that refuses is parsed again entry by entry with the full models,
+so a refusal names the value exactly as they do.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from service.core.collector import collector_paused
 from service.errors import PayloadRejected
@@ -62,12 +63,6 @@ APPROVED = frozenset({"approved", "approve", "approval", "on approval", "verifie
 REJECTED = frozenset({"rejected", "reject", "rejection", "on rejection"})
 MAX_NESTING = 4  # result[0].result[...] is one level; deeper bodies are not Nanonets'
 _SEPARATORS = re.compile(r"[\s_-]+")
-# pydantic-core validates bytes from a parsed JSON tree of its own (Rust, ~11x the body at its peak, unseen
-# by tracemalloc); `json.loads` + validation entry by entry in place peaks where `json.loads` alone does
-# (~6x). Below this size the bytes path is the faster one (~0.4x json.loads less at 10 pages); above it
-# both cost about the same time up to ~100 pages, and the bytes path more beyond (docs/BENCHMARKS.md,
-# table 2).
-FROM_BYTES_MAX = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -103,25 +98,30 @@ def parse_payload(data: object) -> list[FilePrediction]:
     return _parse(data, default_file_id=None)
 
 
-def parse_payload_bytes(body: bytes, *, from_bytes_max: int = FROM_BYTES_MAX) -> list[FilePrediction]:
-    """`parse_payload(decode_json(body))`, validating the whole body once into the lean view: straight
-    from its bytes up to `from_bytes_max`, from `json.loads` above (see FROM_BYTES_MAX).
+def parse_payload_bytes(body: bytes) -> list[FilePrediction]:
+    """`parse_payload(decode_json(body))`, validating the decoded body once into the lean view, an entry at a
+    time in place (`_validated_in_place`).
 
     Raises PayloadRejected as that does: `not_json` for a body that is not JSON, the same code and message
     for any other refusal (a body the lean validation refuses is parsed again the way that names it)."""
     with collector_paused():  # a body is a large, cycle-free tree: see service.core.collector
-        if len(body) <= from_bytes_max:
-            try:
-                data = LEAN_BODY.validate_json(body)
-            except ValidationError:
-                return parse_payload(decode_json(body))
-        else:
-            decoded = decode_json(body)
-            try:
-                data = _validated_in_place(decoded)
-            except (ValidationError, RecursionError):
-                return parse_payload(decoded)
+        decoded = _decoded(body)
+        try:
+            data = _validated_in_place(decoded)
+        except (ValidationError, RecursionError):
+            return parse_payload(decoded)
         return _collect(_read_body(data, _validated), default_file_id=None)
+
+
+def _decoded(body: bytes) -> object:
+    """The body's JSON tree, read by pydantic-core's parser (jiter): it takes half the time of `json.loads`
+    and, sharing equal short strings (labels, keys, statuses), half its memory (docs/BENCHMARKS.md, table
+    2). The few bodies it refuses that `json.loads` reads (a BOM, UTF-16, a lone surrogate) or refuses in
+    words of its own go to `decode_json`, so what is accepted, and how a refusal reads, stays as it was."""
+    try:
+        return from_json(body)
+    except ValueError:
+        return decode_json(body)
 
 
 def _validated_in_place(decoded: object) -> LeanBody | list[LeanListed]:

@@ -9,10 +9,10 @@ module accepts exactly what they accept, field by field, and keeps only what the
   missing type → field), on reading;
 - a page or export object (`LeanPage`) is a plain dict with the keys the body had, because the shape
   dispatch asks which keys are present (`service.core.payloads`);
-- `LEAN_BODY` validates a whole body straight from its bytes (no `json.loads` tree first). It covers
-  every shape, but asks more of a body than the per-entry validation does (every `result[]` entry is
-  validated, even an "accepted" notice). A body it refuses is parsed the slow way, which then names the
-  error exactly as before.
+- `LEAN_BODY` validates a whole decoded body (`LEAN_LISTED` one entry of its `result` list at a time).
+  It covers every shape, but asks more of a body than the per-entry validation does (every `result[]`
+  entry is validated, even an "accepted" notice). A body it refuses is parsed the slow way, which then
+  names the error exactly as before.
 """
 
 from __future__ import annotations
