@@ -6,6 +6,7 @@ use cases rely on them; tests/contract runs the same checks on it and on moto, s
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import itertools
 import threading
@@ -121,7 +122,7 @@ class InMemoryObjectStore:
     def ping(self, bucket: str) -> None:
         return None
 
-    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+    def keys(self, bucket: str, prefix: str = "") -> builtins.list[str]:  # `list` here is the method
         return [listed.key for listed in self.list(bucket, prefix)]
 
 

@@ -123,7 +123,7 @@ def _build(
         **settings,
     }
     return build(
-        Settings(_env_file=None, **values),  # type: ignore[call-arg]
+        Settings(_env_file=None, **values),
         objects=objects,
         ocr=ocr,
         routes=routes,
