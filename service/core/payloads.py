@@ -22,6 +22,7 @@ so a refusal names the value exactly as they do.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -382,8 +383,20 @@ def _file_prediction(file_id: str, entries: list[_Entry], body_hint: ReviewHint 
             "review": _review(entries, body_hint),
             "ready": bool(merged),
             "model_id": next((m for e in entries if (m := e.page.get("model_id"))), None),
+            "file_size": _file_size(entries),
         },
     )
+
+
+def _file_size(entries: Sequence[_Entry]) -> tuple[float, float] | None:
+    """The size an export object (no page of its own) gives for its whole file: see `FilePrediction`."""
+    for entry in entries:
+        page = entry.page
+        if page.get("page") is None and (size := page.get("size")) is not None:
+            width, height = _positive(size.get("width")), _positive(size.get("height"))
+            if width is not None and height is not None and math.isfinite(width * height):
+                return (width, height)
+    return None
 
 
 def _entry_pages(page: LeanPage, position: int) -> dict[int, _PageParts]:

@@ -253,6 +253,10 @@ class FilePrediction(BaseModel):
     review: Literal["pending", "approved", "rejected"] = "pending"
     ready: bool = True
     model_id: str | None = None
+    # The `size` a per-document export gives for the whole file (an entry with no page of its own), in
+    # pixels of the images Nanonets rendered. The output gives it to no page of several (nothing says which
+    # page it was measured on); the console draws the boxes of pages of its shape in it (review/scale.py).
+    file_size: tuple[float, float] | None = None
 
     @property
     def reviewed(self) -> bool:

@@ -13,15 +13,14 @@ no size at all does.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+
+from service.core.payloads import parse_payload_bytes
+from service.errors import PayloadRejected
 
 Size = tuple[float, float]  # (width, height)
 
 ASPECT_TOLERANCE = 0.02  # A4 595.3 x 841.9 pt vs 1240 x 1754 px differ by 0.02 %; A4 vs Letter by 9 %
-MAX_NESTING = 4  # result[0].result[...] is the deepest shape Nanonets sends
 
 
 def box_space(page_units: Size, reported: Size | None, file_sizes: Iterable[Size]) -> Size:
@@ -43,47 +42,10 @@ def same_shape(one: Size, other: Size) -> bool:
 
 
 def file_level_size(body: bytes, request_file_id: str) -> Size | None:
-    """The `size` a webhook or fetched body gives for the file as a whole (an export object naming
-    `request_file_id` and no page of its own); None when it gives none, or is not JSON."""
+    """The `size` a webhook or fetched body gives for the file as a whole (`FilePrediction.file_size`,
+    read by the webhook's own parser); None when it gives none, or is no body the webhook reads."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        files = parse_payload_bytes(body)
+    except PayloadRejected:
         return None
-    for entry in _entries(data, MAX_NESTING):
-        if _names_file(entry, request_file_id) and entry.get("page") is None:
-            size = _size(entry.get("size"))
-            if size is not None:
-                return size
-    return None
-
-
-def _entries(data: object, depth: int) -> Iterable[Mapping[str, Any]]:
-    """Every object where Nanonets puts a page or an export: the body, its `result` (one object or a
-    list, nested), and the items of a bare array. Boxes are never looked into."""
-    if depth < 0:
-        return
-    if isinstance(data, list):
-        for item in data:
-            yield from _entries(item, depth - 1)
-    elif isinstance(data, Mapping):
-        yield data
-        if isinstance(data.get("result"), Mapping | list):
-            yield from _entries(data["result"], depth - 1)
-
-
-def _names_file(entry: Mapping[str, Any], request_file_id: str) -> bool:
-    named = entry.get("request_file_id") or entry.get("id")
-    return named == request_file_id
-
-
-def _size(value: object) -> Size | None:
-    if not isinstance(value, Mapping):
-        return None
-    width, height = _dimension(value.get("width")), _dimension(value.get("height"))
-    return (width, height) if width is not None and height is not None else None
-
-
-def _dimension(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value > 0 else None
+    return next((f.file_size for f in files if f.request_file_id == request_file_id), None)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from devtools.stack import REPO
+from service.core.payloads import parse_payload_bytes
 from service.review.scale import box_space, file_level_size
 
 A4_POINTS = (595.28, 841.89)  # what the page renderer reports for an A4 PDF page
@@ -60,8 +61,19 @@ def test_a_page_objects_size_is_not_a_file_level_size() -> None:
 
 
 def test_no_usable_size_is_none() -> None:
-    for size in (None, {}, {"width": 0, "height": 10}, {"width": "1240", "height": 1754}, [1240, 1754]):
+    for size in (None, {}, {"width": 0, "height": 10}, {"width": -1, "height": 10}, [1240, 1754]):
         assert file_level_size(export("f", size), "f") is None
     assert file_level_size(b"NaN", "f") is None
     assert file_level_size(b"not json", "f") is None
     assert file_level_size(b'{"result": {"id": "f", "size": {"width": NaN, "height": 1}}}', "f") is None
+
+
+def test_the_size_is_read_as_the_webhook_reads_it() -> None:
+    """One reading of a body: a numeric string is the number the output's `pages_info` would hold too."""
+    body = export("f", {"width": "1240", "height": 1754})
+    (prediction,) = parse_payload_bytes(body)
+    assert file_level_size(body, "f") == prediction.file_size == A4_150_DPI
+    page_object = {"request_file_id": "f", "page": 0, "size": {"width": "1240", "height": 1754}}
+    one_page = json.dumps({"result": {**page_object, "predicted_boxes": []}})
+    (page,) = parse_payload_bytes(one_page.encode()).pop().pages
+    assert (page.width, page.height) == A4_150_DPI
