@@ -34,12 +34,12 @@ from typing import Any
 
 from bench.payloads import body_bytes, pages, webhook_body
 from bench.stack import RULES
+from service.core.digest import document_digest
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload_bytes
 from service.core.rules import load_rules
 from service.models.document import NormalizedDocument, SourceRef
 from service.models.nanonets import PredictionResponse
-from service.usecases.complete import document_digest
 
 SIZES = (1, 10, 100, 1000)
 SOURCE = SourceRef(bucket="ingest-in", key="incoming/batch.pdf", etag="0123456789abcdef")

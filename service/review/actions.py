@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from service.core.digest import document_digest
 from service.core.routes import Routes
 from service.core.rules import Rules
 from service.errors import NanonetsError, StorageUnavailable
@@ -38,7 +39,6 @@ from service.review.overrides import (
     with_pending_push,
 )
 from service.review.store import ReviewRecords
-from service.usecases.complete import document_digest
 
 log = logging.getLogger(__name__)
 

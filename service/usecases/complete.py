@@ -10,35 +10,28 @@ event, the analytics rows) before the ledger moves on, so a crash in between pro
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
-import time
 from dataclasses import dataclass
 
+from service.core.digest import document_digest
 from service.core.normalize import normalize_file
 from service.core.payloads import parse_payload_bytes, parse_retrieval
 from service.core.routes import Routes
 from service.core.rules import Rules
-from service.errors import NanonetsError, PayloadRejected, StorageUnavailable
+from service.errors import PayloadRejected
 from service.logs import log_context, log_state_change
-from service.models.document import NormalizedDocument, Review
-from service.models.ledger import LedgerRecord, QuarantineKind, SubmissionClaim
+from service.models.document import Review
+from service.models.ledger import LedgerRecord, QuarantineKind
 from service.models.nanonets import FilePrediction
-from service.models.source import SourceRef
 from service.ports import DEFAULT_ROUTE, AttentionQueue, Clock, Metrics, Ocr, ReviewDecisions, StateStores
+from service.usecases.auto_approve import AutoApproval
 from service.usecases.correlation import record_context
 from service.usecases.downstream import Downstream
 from service.usecases.outcomes import FileOutcome, WebhookResult
+from service.usecases.output_write import OutputWriter
+from service.usecases.overtaken import RECORD_WAIT_SECONDS, OvertakenWebhooks
 from service.usecases.quarantine import Quarantiner, unknown_file_quarantine_id
 from service.usecases.submit import SubmitDocument
-
-log = logging.getLogger(__name__)
-
-# How long a webhook that overtook its own submission record waits for that record.
-RECORD_WAIT_SECONDS = 2.0
-# Conditional output writes that lose to a concurrent writer re-read and try again this many times.
-OUTPUT_WRITE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -67,7 +60,6 @@ class CompleteFile:
     ) -> None:
         self._stores = stores
         self._ocr = ocr
-        self._submit = submit
         self._routes = routes
         self._config = config
         self._quarantine = quarantine
@@ -76,6 +68,11 @@ class CompleteFile:
         self._decisions = decisions  # the review console's edits and decisions, laid over every output
         self._attention = attention  # the console's queue of documents that need a person
         self._metrics = metrics
+        self._overtaken = OvertakenWebhooks(stores, submit, config.record_wait_seconds)
+        self._outputs = OutputWriter(stores, decisions)
+        self._auto_approval = AutoApproval(
+            ocr, enabled=config.auto_approve, min_confidence=config.auto_approve_min_confidence
+        )
 
     # ---- entry: a webhook body ----
 
@@ -131,7 +128,7 @@ class CompleteFile:
             prediction, raw_key = self.fetch(file_id, self._model_of(record, prediction))
             if not prediction.ready:
                 return _deferred(file_id)
-        record = record or self._wait_for_record(prediction)
+        record = record or self._overtaken.record_for(prediction)
         if record is None:
             return self._quarantine_unknown(prediction, raw_key)
         with record_context(record):
@@ -152,52 +149,6 @@ class CompleteFile:
         """The rules of the record's route; a route gone from the routes file since: the key's route now."""
         route = self._routes.recorded(record.route, record.source.key)
         return route.rules if route else None
-
-    def _wait_for_record(self, prediction: FilePrediction) -> LedgerRecord | None:
-        """A webhook can overtake the write of its own submission record; wait briefly for it, but only
-        when the metadata we sent names a claim of ours that is still being submitted."""
-        claim = self._claim_named_by(prediction)
-        if claim is None or claim.request_file_id not in (None, prediction.request_file_id):
-            return None
-        deadline = time.monotonic() + self._config.record_wait_seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            record = self._stores.ledger.get(prediction.request_file_id)
-            if record is not None:
-                return record
-        return self._adopt(prediction)
-
-    def _claim_named_by(self, prediction: FilePrediction) -> SubmissionClaim | None:
-        metadata = prediction.request_metadata or {}
-        bucket, key = metadata.get("bucket"), metadata.get("key")
-        if not isinstance(bucket, str) or not isinstance(key, str):
-            return None
-        etag, version_id = metadata.get("etag"), metadata.get("version_id")
-        source = SourceRef(
-            bucket=bucket,
-            key=key,
-            etag=etag if isinstance(etag, str) else None,
-            version_id=version_id if isinstance(version_id, str) else None,
-        )
-        if metadata.get("token") not in (None, source.token):
-            return None  # not metadata we wrote
-        found = self._stores.claims.read(source)
-        return found[0] if found else None
-
-    def _adopt(self, prediction: FilePrediction) -> LedgerRecord | None:
-        """Nanonets accepted the submission but its worker died before recording it: the webhook carries
-        the claim's own metadata, which proves the file is ours. Record it now rather than quarantine it."""
-        claim = self._claim_named_by(prediction)
-        file_id = prediction.request_file_id
-        route = self._submit.route_for(claim.source.key) if claim else None
-        if claim is None or claim.request_file_id not in (None, file_id) or route is None:
-            return self._stores.ledger.get(file_id)
-        if claim.request_file_id == file_id and (recorded := self._stores.ledger.get(file_id)) is not None:
-            return recorded  # its worker recorded it after all, a moment ago
-        record = self._submit.record_submission(claim, file_id, route)
-        with record_context(record):
-            log_state_change("adopted", level=logging.WARNING, why="its worker died before recording it")
-        return record
 
     def _quarantine_unknown(self, prediction: FilePrediction, raw_key: str) -> FileOutcome:
         reason = "request_file_id was never submitted by this deployment"
@@ -248,14 +199,13 @@ class CompleteFile:
             # A person's edit or decision in the review console outlives any later webhook (the console only
             # acts on a written output: before the first one there is nothing to read).
             document = self._decisions.apply(record, document)
-        if self._should_auto_approve(document, rules):
-            document = self._auto_approve(document, record.model_id)
+        document = self._auto_approval.apply(document, rules, record.model_id)
         outcome = outcome.model_copy(
             update={"review": document.review, "validation": document.validation.status}
         )
         if record.status == "done" and record.output_digest == document_digest(document):
             return outcome
-        written = self._put_output_once(record, document)
+        written = self._outputs.write_once(record, document)
         if written.superseded:
             return self._mark_superseded(record, raw_key)
         document, record = written.document, written.record
@@ -295,76 +245,6 @@ class CompleteFile:
             self._metrics.submission_to_output_seconds((now - record.submitted_at).total_seconds())
         return outcome.model_copy(update={"outcome": "written"})
 
-    def _put_output_once(self, record: LedgerRecord, document: NormalizedDocument) -> _OutputWrite:
-        """Write the output with a conditional PUT, unless it already holds this document, or the output of
-        a newer version of the same source.
-
-        A first completion tries If-None-Match (one request); otherwise the current output is read and
-        replaced only if unchanged since. The console's decisions are read again after that read: an edit
-        saved before it is in what we write, one saved after it rewrites the output itself (the console
-        reads the output, then the decisions), which makes our If-Match fail and this loop go round.
-
-        The source is not asked on every webhook whether it changed since (a HEAD each): only when the
-        output holds another version of it. An older version's output is replaced, its analytics partition
-        handed on (`_OutputWrite.record`); a newer one's makes ours superseded. (Until a newer version's
-        output is written, an older version's result is written: the newer one replaces it when it comes.)"""
-        outputs = self._stores.outputs
-        expected: str | None = None  # None: "only if absent"
-        for attempt in range(OUTPUT_WRITE_ATTEMPTS):
-            if attempt > 0 or record.output_digest is not None:
-                current = outputs.read(record.output_key)
-                written = _parse_output(current.body) if current else None
-                if written is not None and written.source.token != record.source_token:
-                    replacing = self._replacing(record, written)
-                    if replacing is None:
-                        return _OutputWrite(document, record, wrote=False, superseded=True)
-                    record = replacing
-                document = self._decisions.apply(record, document)
-                if written is not None and document_digest(written) == document_digest(document):
-                    return _OutputWrite(document, record, wrote=False)
-                expected = current.etag if current else None
-            if outputs.write(record.output_key, document.to_json_bytes(), if_match=expected):
-                return _OutputWrite(document, record, wrote=True)
-            time.sleep(0.05 * attempt)
-        raise StorageUnavailable(f"{record.output_key} kept changing under concurrent writers; retry later")
-
-    def _replacing(self, record: LedgerRecord, written: NormalizedDocument) -> LedgerRecord | None:
-        """`written` is the output of another version of the source: `record` to write over it, with the
-        analytics partition of the document it replaces; None when ours is not the source's current
-        version (superseded). The source is asked only here, when two versions meet in one output."""
-        head = self._stores.sources.head(record.source.model_copy(update={"version_id": None}))
-        # Deleted since (no head): ours is the last content seen, and its output is written.
-        if head is not None and head.ref.token != record.source_token:
-            return None
-        other = self._stores.ledger.get(written.nanonets.request_file_id)
-        # No record of ours names it (written by 1.0, or by hand): the 1.0 partition marker decides.
-        return record.model_copy(update={"analytics_day": other.analytics_day if other else None})
-
-    def _should_auto_approve(self, document: NormalizedDocument, rules: Rules | None) -> bool:
-        config = self._config
-        if not config.auto_approve or document.review != "pending":
-            return False
-        if document.validation.status != "passed" or not document.fields:
-            return False
-        for label, value in document.fields.items():
-            rule = rules.fields.get(label) if rules else None
-            bar = rule.min_confidence if rule and rule.min_confidence is not None else None
-            bar = config.auto_approve_min_confidence if bar is None else bar
-            if value.confidence is None or value.confidence < bar:
-                return False
-        return True
-
-    def _auto_approve(self, document: NormalizedDocument, model_id: str) -> NormalizedDocument:
-        file_id = document.nanonets.request_file_id
-        try:
-            self._ocr.approve(file_id, model_id)
-        except NanonetsError as error:
-            log.warning(
-                "auto-approve failed; left pending", extra={"request_file_id": file_id, "error": str(error)}
-            )
-            return document
-        return document.model_copy(update={"review": "auto_approved"})
-
 
 def merge_review(current: Review | None, incoming: Review) -> Review:
     """A later inference webhook never undoes a review; our own approval echoed back stays auto."""
@@ -375,29 +255,6 @@ def merge_review(current: Review | None, incoming: Review) -> Review:
     if current in ("approved", "rejected", "auto_approved"):
         return current
     return "pending"
-
-
-def document_digest(document: NormalizedDocument) -> str:
-    """Identity of a document's content, without the time it was processed."""
-    payload = document.model_dump(mode="json", exclude={"processed_at"})
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _parse_output(body: bytes) -> NormalizedDocument | None:
-    try:
-        return NormalizedDocument.model_validate_json(body)
-    except ValueError:
-        return None  # not one of our documents (edited by hand?): it is replaced
-
-
-@dataclass(frozen=True)
-class _OutputWrite:
-    """What `_put_output_once` did: the document written or found, and the record to carry on with."""
-
-    document: NormalizedDocument
-    record: LedgerRecord
-    wrote: bool
-    superseded: bool = False
 
 
 def _deferred(request_file_id: str) -> FileOutcome:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from service.core.digest import document_digest
 from service.core.pacing import TokenBucket
 from service.core.payloads import decode_json
 from service.errors import PayloadRejected
 from service.models.document import NanonetsRef, NormalizedDocument, SourceRef
-from service.usecases.complete import document_digest, merge_review
+from service.usecases.complete import merge_review
 
 
 @pytest.mark.parametrize(
