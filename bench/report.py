@@ -400,8 +400,8 @@ def section_normalize(rows: list[Row]) -> list[str]:
         "",
         "Webhook bodies (prediction-result shape) of N pages, each page a receipt: 4 fields and a 3x3 table "
         "(`bench/payloads.py`). **normalize + validate** = `parse_payload_bytes(body)` (what the webhook "
-        "runs: the body validated once into the lean view, from its bytes up to 64 KiB, from `json.loads` "
-        "above) + `normalize_file(...)` with the sample rules (`validate_document`); the "
+        "runs: the body decoded by pydantic-core's JSON parser, then validated once into the lean view, an "
+        "entry at a time) + `normalize_file(...)` with the sample rules (`validate_document`); the "
         "**full path** adds `document_digest` and `to_json_bytes`, everything a first-delivery webhook "
         "computes. Times per page: CPU time of the process, best of 7 interleaved rounds; peak memory by "
         "tracemalloc, as a multiple "
