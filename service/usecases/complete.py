@@ -20,7 +20,7 @@ from service.core.routes import Routes
 from service.core.rules import Rules
 from service.errors import PayloadRejected
 from service.logs import log_context, log_state_change
-from service.models.document import Review
+from service.models.document import NormalizedDocument, Review
 from service.models.ledger import LedgerRecord, QuarantineKind
 from service.models.nanonets import FilePrediction
 from service.ports import DEFAULT_ROUTE, AttentionQueue, Clock, Metrics, Ocr, ReviewDecisions, StateStores
@@ -192,6 +192,11 @@ class CompleteFile:
             processed_at=now,
         )
         normalized_document, normalized = document, document_digest(document)
+
+        def digest_of(written: NormalizedDocument) -> str:
+            # The digest of a large document costs about as much as reading its body: not twice for one.
+            return normalized if written is normalized_document else document_digest(written)
+
         outcome = _unchanged(record)
         if record.status == "done" and record.normalized_digest == normalized:
             return outcome  # a repeat: what this prediction makes was written, and what came after stays
@@ -203,14 +208,13 @@ class CompleteFile:
         outcome = outcome.model_copy(
             update={"review": document.review, "validation": document.validation.status}
         )
-        if record.status == "done" and record.output_digest == document_digest(document):
+        if record.status == "done" and record.output_digest == digest_of(document):
             return outcome
         written = self._outputs.write_once(record, document)
         if written.superseded:
             return self._mark_superseded(record, raw_key)
         document, record = written.document, written.record
-        # The digest of a large document costs about as much as reading its body: not twice for the same one.
-        digest = normalized if document is normalized_document else document_digest(document)
+        digest = digest_of(document)
         outcome = outcome.model_copy(
             update={"review": document.review, "validation": document.validation.status}
         )
