@@ -394,7 +394,7 @@ def _file_size(entries: Sequence[_Entry]) -> tuple[float, float] | None:
         page = entry.page
         if page.get("page") is None and (size := page.get("size")) is not None:
             width, height = _positive(size.get("width")), _positive(size.get("height"))
-            if width is not None and height is not None and math.isfinite(width * height):
+            if width is not None and height is not None and math.isfinite(width) and math.isfinite(height):
                 return (width, height)
     return None
 
