@@ -30,6 +30,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.common import REPO
 from bench.floor_app import read_plans, seed, write_plans
@@ -38,6 +39,7 @@ from bench.stack import (
     INPUT_BUCKET,
     OUTPUT_BUCKET,
     create_buckets,
+    in_process_client,
     in_process_service,
     s3_client,
     service_env,
@@ -66,26 +68,24 @@ CASES = (
 
 def _child(app: str, bodies_file: Path, env_file: Path, plan: str) -> None:
     """In the valgrind'd interpreter: every body in the file, in order, through the app in process."""
-    os.environ.update(json.loads(env_file.read_text()))
-    headers = {"Content-Type": "application/json", "X-Webhook-Token": TEST_SECRET}
+    env = json.loads(env_file.read_text())
+    bodies = json.loads(bodies_file.read_text())
     if app == "floor":
+        os.environ.update(env)
         from bench.floor_app import create_app as floor_app
 
-        client, path = floor_app().test_client(), f"/webhooks/nanonets?plan={plan}"
+        _deliver(floor_app().test_client(), f"/webhooks/nanonets?plan={plan}", bodies)
     else:
-        import logging
+        with in_process_client(env) as client:  # its log lines are formatted (their cost counts)
+            _deliver(client, "/webhooks/nanonets", bodies)
 
-        from service.settings import load_settings
-        from service.web import create_app
 
-        client, path = create_app(load_settings(_env_file=None)).test_client(), "/webhooks/nanonets"
-        for handler in logging.getLogger().handlers:  # its log lines are formatted (their cost counts)
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
-    for body in json.loads(bodies_file.read_text()):
+def _deliver(client: Any, path: str, bodies: list[str]) -> None:
+    headers = {"Content-Type": "application/json", "X-Webhook-Token": TEST_SECRET}
+    for body in bodies:
         answer = client.post(path, data=body.encode(), headers=headers)
         if answer.status_code != 200:
-            raise SystemExit(f"{app} answered {answer.status_code}: {answer.data[:300]!r}")
+            raise SystemExit(f"{path} answered {answer.status_code}: {answer.data[:300]!r}")
 
 
 def _instructions(work: Path, label: str, app: str, bodies: list[bytes], plan: str) -> int:
