@@ -114,7 +114,7 @@ def events_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         summary = intake.handle(event, confirm=confirm_subscription)
     except PayloadRejected as rejected:
-        raw_key = service.stores.raw.put(json.dumps(event).encode())
+        raw_key = service.stores.raw.archive(json.dumps(event).encode()).raw_key
         service.quarantine.put(kind="event", code=rejected.code, reason=rejected.message, raw_key=raw_key)
         log.error("event of no known shape quarantined", extra={"raw_key": raw_key})
         return {"batchItemFailures": []} if is_sqs else {"rejected": rejected.message}

@@ -21,11 +21,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from service.models.document import NormalizedDocument
+from service.models.document import NormalizedDocument, trusted
 from service.models.source import object_digest
 
 ROWS_FOLDER = "rows/"
 PARTITION_PATTERN = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
+# `json.dumps(cells, ensure_ascii=False)` without building an encoder for every table row.
+_cells_json = json.JSONEncoder(ensure_ascii=False).encode
 
 # The columns, in this order, in CSV exports, Parquet exports and the Glue table (docs list their types).
 COLUMNS: tuple[str, ...] = (
@@ -74,13 +76,13 @@ class AnalyticsRow(BaseModel):
 
 
 def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[AnalyticsRow]:
+    """The document's rows, made with `trusted` (not validated again): every value comes from the document,
+    which is a validated model of the same types (a date or number as text, its confidence, its page)."""
     issues: dict[str, list[str]] = {}
     for issue in document.validation.issues:
         issues.setdefault(issue.field, []).append(issue.code)
-    common: dict[str, object] = {
-        "document_bucket": document.source.bucket,
-        "document_key": document.source.key,
-        "route": route,
+    head = {"document_bucket": document.source.bucket, "document_key": document.source.key, "route": route}
+    tail = {
         "validation_status": document.validation.status,
         "review": document.review,
         "processed_at": document.processed_at,
@@ -88,9 +90,10 @@ def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[A
         "model_id": document.nanonets.model_id,
     }
     for label, found in document.fields.items():
-        yield AnalyticsRow.model_validate(
+        yield trusted(
+            AnalyticsRow,
             {
-                **common,
+                **head,
                 "record_type": "field",
                 "field": label,
                 "row_index": None,
@@ -101,24 +104,28 @@ def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[A
                 "confidence": found.confidence,
                 "page": found.page,
                 "issues": ",".join(issues[label]) if label in issues else None,
-            }
+                **tail,
+            },
         )
     for table in document.tables:
+        table_issues = ",".join(issues[table.label]) if table.label in issues else None
         for index, cells in enumerate(table.rows):
-            yield AnalyticsRow.model_validate(
+            yield trusted(
+                AnalyticsRow,
                 {
-                    **common,
+                    **head,
                     "record_type": "table_row",
                     "field": table.label,
                     "row_index": index,
-                    "value": json.dumps(cells, ensure_ascii=False),
+                    "value": _cells_json(cells),
                     "normalized": None,
                     "normalized_number": None,
                     "type": "table",
                     "confidence": None,
                     "page": table.page,
-                    "issues": ",".join(issues[table.label]) if table.label in issues else None,
-                }
+                    "issues": table_issues,
+                    **tail,
+                },
             )
 
 

@@ -98,7 +98,7 @@ class CompleteFile:
         """Ask Nanonets for the file's prediction (of its route's model); the answer is archived before it
         is parsed."""
         data = self._ocr.fetch_file(request_file_id, model_id)
-        raw_key = self._stores.raw.put(json.dumps(data, sort_keys=True).encode())
+        raw_key = self._stores.raw.archive(json.dumps(data, sort_keys=True).encode()).raw_key
         try:
             return parse_retrieval(data, request_file_id), raw_key
         except PayloadRejected as rejected:

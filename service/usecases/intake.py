@@ -133,7 +133,11 @@ class Intake:
 
     def _quarantine_invalid(self, item: InvalidMessage, summary: EventSummary) -> None:
         """Not an event at all: retrying would fail forever, so keep it (its own bytes) for a person."""
-        raw_key = self._raw.put(item.raw.encode("utf-8", "surrogatepass")) if item.raw is not None else None
+        raw_key = (
+            self._raw.archive(item.raw.encode("utf-8", "surrogatepass")).raw_key
+            if item.raw is not None
+            else None
+        )
         self._quarantine.put(
             kind="event",
             code="invalid_event_message",

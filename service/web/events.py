@@ -25,7 +25,7 @@ def s3_events() -> Response:
         summary = built.intake.handle(decode_json(body), confirm=confirm_subscription)
     except PayloadRejected as rejected:
         # Kept, so nothing is lost: an operator can read it back from the quarantine.
-        raw_key = built.stores.raw.put(body)
+        raw_key = built.stores.raw.archive(body).raw_key
         built.quarantine.put(kind="event", code=rejected.code, reason=rejected.message, raw_key=raw_key)
         return error_body(rejected.code, rejected.message, 400)
     return jsonify(summary.public())

@@ -117,6 +117,20 @@ def test_jsonl_has_every_column_on_each_line() -> None:
     assert "Gasóleo" in lines[3]  # readable UTF-8, not \u escapes
 
 
+def test_rows_are_what_validating_them_would_make() -> None:
+    """The rows are made without validation: each must equal, field by field and in its JSON, the row that
+    validating the same values makes, also from a document read back from JSON (whole-number scores and
+    amounts arrive as JSON integers there)."""
+    stored = json.loads(receipt().to_json_bytes())
+    stored["fields"]["total"].update(normalized=62, confidence=1)
+    for document in (receipt(), NormalizedDocument.model_validate(stored)):
+        for row in document_rows(document, "receipts"):
+            validated = AnalyticsRow.model_validate(dict(row))
+            assert dict(row) == dict(validated)
+            assert [type(v) for v in dict(row).values()] == [type(v) for v in dict(validated).values()]
+            assert row.model_dump_json() == validated.model_dump_json()
+
+
 def test_document_without_fields_has_no_rows() -> None:
     empty = receipt().model_copy(update={"fields": {}, "tables": []})
     assert rows_jsonl(document_rows(empty, None)) == b""

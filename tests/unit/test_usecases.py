@@ -197,7 +197,7 @@ def test_a_body_archived_before_its_output_was_written_still_completes_when_sent
     file_id = kit.service.submit.submit(kit.drop("incoming/crashed.pdf")).request_file_id
     assert file_id is not None
     body = webhook(file_id)
-    kit.service.stores.raw.put(body)  # a worker archived it, then died before writing the output
+    kit.service.stores.raw.archive(body)  # a worker archived it, then died before writing the output
 
     outcome = kit.service.complete.receive_webhook(body).files[0]
 
@@ -399,7 +399,7 @@ def test_quarantine_retry_of_a_kept_event_submits_it_once_it_is_valid() -> None:
             }
         ]
     }
-    raw_key = kit.service.stores.raw.put(json.dumps(event).encode())
+    raw_key = kit.service.stores.raw.archive(json.dumps(event).encode()).raw_key
     kit.service.quarantine.put(
         kind="event", code="x", reason="S3 was down", raw_key=raw_key, quarantine_id="q1"
     )

@@ -22,12 +22,9 @@ class S3RawArchive:
         self._monotonic = monotonic
         self._noted_at: float | None = None  # when this process last wrote the note
 
-    def put(self, body: bytes) -> str:
-        """Keep the body under a key derived from its bytes: a repeated delivery is stored once."""
-        return self.archive(body).raw_key
-
     def archive(self, body: bytes) -> ArchivedBody:
-        """`put`, saying whether these bytes were there already (the conditional write failed)."""
+        """Keep the body under a key derived from its bytes, so a repeated delivery is stored once, and say
+        whether these bytes were there already (the conditional write failed)."""
         digest = hashlib.sha256(body).hexdigest()
         key = self._state.key("raw", digest[:2], digest + ".json")
         written = self._state.put(key, body, if_none_match=True)
