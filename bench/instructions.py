@@ -11,7 +11,15 @@ instructions, start-up and first-use costs taken out. Gunicorn's share (HTTP par
 and the S3 server's own work are the same on both sides and are not counted, so the ratio here is the
 service's own work seen without noise, not table 1's ratio.
 
-    .venv/bin/python -m bench.instructions [--webhooks 20]      (about 15 minutes on 2 cores)
+    .venv/bin/python -m bench.instructions [--webhooks 20] [--pages 1 10]      (about 10 minutes on 2 cores)
+
+`--per-page` counts table 2's subjects the same way instead: `json.loads`, `parse_payload_bytes` and
+normalize + validate (bench/normalize_bench.py `_normalize`) of the 1-, 10-, 100- and 1,000-page bodies,
+per page (a run with one warm-up call against one with enough more calls for about 3,000 pages). Whether
+the per-page time's growth with the body is work done or the machine's memory shows here: instructions do
+not wait on caches.
+
+    .venv/bin/python -m bench.instructions --per-page      (about 8 minutes on 2 cores)
 
 Needs valgrind on PATH. Not part of `make bench`: it takes longer than the whole bench. Results and how to
 read them: bench/NOTES.md, "Goal by goal", item 1.
@@ -27,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,18 +45,11 @@ from bench.common import REPO
 from bench.floor_app import read_plans, seed, write_plans
 from bench.stack import (
     FLOOR_BUCKET,
-    INPUT_BUCKET,
-    OUTPUT_BUCKET,
-    create_buckets,
     in_process_client,
-    in_process_service,
-    s3_client,
-    service_env,
-    start_s3stub,
+    stand_in,
 )
 from bench.webhook_bench import _synthetic_bodies, count_s3_calls, submit_pool
-from devtools.emulator.control import EmulatorControl
-from devtools.stack import TEST_SECRET, start_emulator
+from devtools.stack import TEST_SECRET
 
 TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -63,6 +65,7 @@ CASES = (
     Case("1-page first delivery", 1, "first"),
     Case("10-page first delivery", 10, "first"),
     Case("1-page repeat", 1, "repeat"),
+    Case("10-page repeat", 10, "repeat"),
 )
 
 
@@ -78,6 +81,95 @@ def _child(app: str, bodies_file: Path, env_file: Path, plan: str) -> None:
     else:
         with in_process_client(env) as client:  # its log lines are formatted (their cost counts)
             _deliver(client, "/webhooks/nanonets", bodies)
+
+
+PER_PAGE_SUBJECTS = ("loads", "parse_payload", "normalize")
+PER_PAGE_SIZES = (1, 10, 100, 1000)
+PER_PAGE_WORK = 3000  # pages processed per measured run, whatever the body's size
+
+
+def _per_page_child(subject: str, n_pages: int, calls: int) -> None:
+    """In the valgrind'd interpreter: one warm-up call of `subject` on the n-page body, then `calls` more."""
+    from bench.normalize_bench import _normalize, body_for
+    from bench.stack import RULES
+    from service.core.payloads import parse_payload_bytes
+    from service.core.rules import load_rules
+
+    rules = load_rules(RULES)
+    body = body_for(n_pages)
+    subjects: dict[str, Callable[[], object]] = {
+        "loads": lambda: json.loads(body),
+        "parse_payload": lambda: parse_payload_bytes(body),
+        "normalize": lambda: _normalize(body, rules),
+    }
+    run = subjects[subject]
+    for _ in range(1 + calls):
+        run()
+
+
+def _callgrind_total(argv: list[str]) -> int:
+    """Instructions of `python -m bench.instructions <argv>` under callgrind (hash seed fixed)."""
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-m",
+            "bench.instructions",
+            *argv,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    found = TOTAL.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{argv}: valgrind run failed\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def measure_per_page() -> list[dict[str, object]]:
+    """Instructions per page of each subject at each size."""
+    runs = [
+        (subject, n_pages, calls)
+        for subject in PER_PAGE_SUBJECTS
+        for n_pages in PER_PAGE_SIZES
+        for calls in (0, max(1, PER_PAGE_WORK // n_pages))
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        totals = list(pool.map(lambda run: _callgrind_total(["--per-page-child", *map(str, run)]), runs))
+    by_run = dict(zip(runs, totals, strict=True))
+    results = []
+    for n_pages in PER_PAGE_SIZES:
+        calls = max(1, PER_PAGE_WORK // n_pages)
+        row: dict[str, object] = {"pages": n_pages}
+        for subject in PER_PAGE_SUBJECTS:
+            extra = by_run[(subject, n_pages, calls)] - by_run[(subject, n_pages, 0)]
+            row[subject] = extra / (calls * n_pages)
+        results.append(row)
+    return results
+
+
+def _print_per_page(rows: list[dict[str, Any]]) -> None:
+    print(
+        "| pages | json.loads, per page | parse_payload_bytes, per page | normalize + validate, per page "
+        "| normalize / json.loads |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        print(
+            f"| {row['pages']:,} | {row['loads'] / 1e3:.0f} k | {row['parse_payload'] / 1e3:.0f} k "
+            f"| {row['normalize'] / 1e3:.0f} k | {row['normalize'] / row['loads']:.2f}x |"
+        )
+    ten, thousand = rows[PER_PAGE_SIZES.index(10)], rows[PER_PAGE_SIZES.index(1000)]
+    print(
+        f"\nper page, 1,000 / 10 pages: json.loads {thousand['loads'] / ten['loads']:.2f}, "
+        f"parse_payload_bytes {thousand['parse_payload'] / ten['parse_payload']:.2f}, "
+        f"normalize + validate {thousand['normalize'] / ten['normalize']:.2f}"
+    )
 
 
 def _deliver(client: Any, path: str, bodies: list[str]) -> None:
@@ -114,30 +206,25 @@ def _instructions(work: Path, label: str, app: str, bodies: list[bytes], plan: s
     return int(found.group(1).replace(",", ""))
 
 
-def measure(webhooks: int) -> list[dict[str, object]]:
+def measure(webhooks: int, pages: tuple[int, ...] = (1, 10)) -> list[dict[str, object]]:
+    cases = [case for case in CASES if case.pages in pages]
     work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
-    stub = start_s3stub(work)
-    emulator = start_emulator(log_dir=work)
-    try:
-        EmulatorControl(emulator.url).config(webhooks_enabled=False)
-        s3 = s3_client(stub.url)
-        create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
-        env = service_env(stub.url, emulator.url)
-        pipeline = in_process_service(env)
+    with stand_in(work) as stack:
+        pipeline, s3, env = stack.pipeline, stack.s3, stack.env
         plans = write_plans(
-            work / "plan.json", count_s3_calls(env, stub.url, pipeline, s3, emulator.url).service
+            work / "plan.json", count_s3_calls(env, stack.stub.url, pipeline, s3, stack.emulator_url).service
         )
         seed(s3, FLOOR_BUCKET, read_plans(plans))
         (work / "env.json").write_text(
             json.dumps({**env, "FLOOR_BUCKET": FLOOR_BUCKET, "FLOOR_PLAN": str(plans)})
         )
         runs: dict[str, tuple[str, list[bytes], str]] = {}
-        for case in CASES:
+        for case in cases:
             plan = f"{case.pages}-{case.delivery}"
             tag = f"ins-{case.pages}"
             if case.delivery == "first":  # every body a file of its own, each delivered once
                 service = submit_pool(
-                    pipeline, s3, emulator.url, count=webhooks + 2, n_pages=case.pages, tag=tag
+                    pipeline, s3, stack.emulator_url, count=webhooks + 2, n_pages=case.pages, tag=tag
                 )
                 floor = _synthetic_bodies(webhooks + 2, case.pages, salt=tag)
                 runs[f"{plan}-service-0"] = ("service", service[:1], plan)
@@ -160,11 +247,8 @@ def measure(webhooks: int) -> list[dict[str, object]]:
                     batch, pool.map(lambda lb: _instructions(work, lb, *runs[lb]), batch), strict=True
                 ):
                     totals[label] = total
-    finally:
-        stub.popen.kill()
-        emulator.popen.kill()
     results = []
-    for case in CASES:
+    for case in cases:
         plan = f"{case.pages}-{case.delivery}"
         per = {
             app: (totals[f"{plan}-{app}-n"] - totals[f"{plan}-{app}-0"]) / webhooks
@@ -185,18 +269,37 @@ def measure(webhooks: int) -> list[dict[str, object]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--webhooks", type=int, default=20, help="webhooks measured per run (default 20)")
+    parser.add_argument(
+        "--pages",
+        type=int,
+        nargs="+",
+        default=[1, 10],
+        choices=[1, 10],
+        help="body sizes measured (default both)",
+    )
+    parser.add_argument("--per-page", action="store_true", help="table 2's subjects, instructions per page")
+    parser.add_argument(
+        "--per-page-child", nargs=3, metavar=("SUBJECT", "PAGES", "CALLS"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--child", nargs=4, metavar=("APP", "BODIES", "ENV", "PLAN"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         app, bodies_file, env_file, plan = args.child
         _child(app, Path(bodies_file), Path(env_file), plan)
         return 0
+    if args.per_page_child:
+        subject, n_pages, calls = args.per_page_child
+        _per_page_child(subject, int(n_pages), int(calls))
+        return 0
     if shutil.which("valgrind") is None:
         print("bench.instructions: valgrind is not installed", file=sys.stderr)
         return 2
+    if args.per_page:
+        _print_per_page(measure_per_page())
+        return 0
     print("| webhook | service, instructions | floor, instructions | floor / service |")
     print("| --- | ---: | ---: | ---: |")
-    for row in measure(args.webhooks):
+    for row in measure(args.webhooks, tuple(args.pages)):
         print(
             f"| {row['case']} | {row['service'] / 1e6:.2f} M | {row['floor'] / 1e6:.2f} M "
             f"| {row['floor_over_service']:.3f} |"

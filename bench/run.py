@@ -41,11 +41,12 @@ from bench.stack import (
     INPUT_BUCKET,
     OUTPUT_BUCKET,
     SERVICE_APP,
-    App,
     create_buckets,
     in_process_service,
+    running,
     s3_client,
     service_env,
+    stand_in,
     start_app,
     start_s3stub,
 )
@@ -62,7 +63,6 @@ from bench.webhook_bench import (
     write_bodies,
 )
 from bench.wrk import ensure_wrk
-from devtools.emulator.control import EmulatorControl
 from devtools.stack import AWS_TEST_ENV, Process, start_emulator, start_moto
 
 SECTIONS = ("normalize", "webhook", "burst", "memory", "cold", "profiles")
@@ -82,16 +82,6 @@ class Timer:
         finally:
             self.sections[name] = time.perf_counter() - started
             log(f"--- {name} done in {self.sections[name]:.0f} s")
-
-
-@contextlib.contextmanager
-def running(*processes: Process | App) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for process in reversed(processes):
-            with contextlib.suppress(Exception):
-                process.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,24 +200,18 @@ def prune_runs(keep: int) -> None:
 def run_webhook(work_dir: Path, quick: bool, timer: Timer) -> WebhookBench:
     """The service's S3 calls per webhook, counted on the stand-in; then table 1 on the stand-in and on moto,
     the floor replaying the calls counted (bench/floor_app.py)."""
-    stub = start_s3stub(work_dir)
-    emulator = start_emulator(log_dir=work_dir)
-    with running(stub, emulator):
-        EmulatorControl(emulator.url).config(webhooks_enabled=False)
-        s3 = s3_client(stub.url)
-        create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
-        env = service_env(stub.url, emulator.url)
-        pipeline = in_process_service(env)
+    with stand_in(work_dir) as stack:
+        env, pipeline, s3 = stack.env, stack.pipeline, stack.s3
         with timer.section("S3 calls per webhook"):
-            calls = count_s3_calls(env, stub.url, pipeline, s3, emulator.url)
+            calls = count_s3_calls(env, stack.stub.url, pipeline, s3, stack.emulator_url)
         plan = write_plans(work_dir / "floor-plan.json", calls.service)
         bench = WebhookBench(calls=calls)
         with timer.section("1. webhook throughput on the S3 stand-in"):
             bench.backends.append(
                 _table1_on(
                     "stub",
-                    stub,
-                    emulator.url,
+                    stack.stub,
+                    stack.emulator_url,
                     env,
                     pipeline,
                     plan,
@@ -240,18 +224,18 @@ def run_webhook(work_dir: Path, quick: bool, timer: Timer) -> WebhookBench:
         with timer.section("1b. where the stand-in's gap goes"):
             floor_env = {**env, "FLOOR_BUCKET": FLOOR_BUCKET, "FLOOR_PLAN": str(plan)}
             bench.gap = gap_measure(
-                env, floor_env, pipeline, s3, emulator.url, work_dir, rounds=3 if quick else 5
+                env, floor_env, pipeline, s3, stack.emulator_url, work_dir, rounds=3 if quick else 5
             )
         moto = start_moto()
         with running(moto), timer.section("1. webhook throughput on moto"):
             s3_moto = s3_client(moto.url)
             create_buckets(s3_moto, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
-            env = service_env(moto.url, emulator.url)
+            env = service_env(moto.url, stack.emulator_url)
             bench.backends.append(
                 _table1_on(
                     "moto",
                     moto,
-                    emulator.url,
+                    stack.emulator_url,
                     env,
                     in_process_service(env),
                     plan,

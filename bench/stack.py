@@ -163,6 +163,44 @@ def start_s3stub(log_dir: Path) -> Process:
 
 
 @contextlib.contextmanager
+def running(*processes: Process | App) -> Iterator[None]:
+    """Stops `processes`, last first, however the block ends."""
+    try:
+        yield
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(Exception):
+                process.stop()
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The webhook bench's stack on the S3 stand-in: the stub, the emulator (its webhooks off: the bench
+    sends them), the three buckets, the service's settings and the service built from them in process."""
+
+    stub: Process
+    emulator_url: str
+    s3: Any
+    env: dict[str, str]
+    pipeline: Any
+
+
+@contextlib.contextmanager
+def stand_in(work_dir: Path) -> Iterator[StandIn]:
+    from devtools.emulator.control import EmulatorControl
+    from devtools.stack import start_emulator
+
+    stub = start_s3stub(work_dir)
+    emulator = start_emulator(log_dir=work_dir)
+    with running(stub, emulator):
+        EmulatorControl(emulator.url).config(webhooks_enabled=False)
+        s3 = s3_client(stub.url)
+        create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
+        env = service_env(stub.url, emulator.url)
+        yield StandIn(stub=stub, emulator_url=emulator.url, s3=s3, env=env, pipeline=in_process_service(env))
+
+
+@contextlib.contextmanager
 def in_process_client(env: Mapping[str, str]) -> Iterator[Any]:
     """The service's Flask app in this process (test client), built from `env`. The app logs JSON lines
     at INFO (part of its cost, so left on) to stderr: they go to /dev/null here."""
