@@ -3,7 +3,7 @@ move with the machine.
 
 Table 1's req/s and worker CPU move by 10-30% between runs on a shared VM (the floor alone, by up to 70%
 between rounds), which hides differences of a millisecond. Instructions executed do not move. For each
-case (one-page and ten-page first deliveries, one-page repeats) the service's Flask app and the floor
+case (one-page and ten-page first deliveries and repeats) the service's Flask app and the floor
 (bench/floor_app.py) answer webhooks in process, through the Flask test client, against bench/s3stub.py
 and the emulator, each in a fresh interpreter under `valgrind --tool=callgrind`, twice: after one warm-up
 webhook with none after it, and with `--webhooks` more. The difference over `--webhooks` is one webhook's
@@ -19,15 +19,16 @@ per page (a run with one warm-up call against one with enough more calls for abo
 the per-page time's growth with the body is work done or the machine's memory shows here: instructions do
 not wait on caches.
 
-    .venv/bin/python -m bench.instructions --per-page      (about 8 minutes on 2 cores)
+    .venv/bin/python -m bench.instructions --per-page      (about 20 minutes on 2 cores)
 
 Needs valgrind on PATH. Not part of `make bench`: it takes longer than the whole bench. Results and how to
-read them: bench/NOTES.md, "Goal by goal", item 1.
+read them: bench/NOTES.md, "Goal by goal", items 1 (webhooks) and 2 (`--per-page`).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -70,16 +71,22 @@ CASES = (
 
 
 def _child(app: str, bodies_file: Path, env_file: Path, plan: str) -> None:
-    """In the valgrind'd interpreter: every body in the file, in order, through the app in process."""
+    """In the valgrind'd interpreter: every body in the file, in order, through the app in process. The
+    app loaded, what start-up built is frozen out of the collector's way, as each gunicorn worker does
+    (service/gunicorn_conf.py `post_worker_init`, for both apps): otherwise a full collection over it falls
+    inside one run and not the other, and moves a ten-page webhook's count by a million instructions."""
     env = json.loads(env_file.read_text())
     bodies = json.loads(bodies_file.read_text())
     if app == "floor":
         os.environ.update(env)
         from bench.floor_app import create_app as floor_app
 
-        _deliver(floor_app().test_client(), f"/webhooks/nanonets?plan={plan}", bodies)
+        client = floor_app().test_client()
+        gc.freeze()
+        _deliver(client, f"/webhooks/nanonets?plan={plan}", bodies)
     else:
         with in_process_client(env) as client:  # its log lines are formatted (their cost counts)
+            gc.freeze()
             _deliver(client, "/webhooks/nanonets", bodies)
 
 
