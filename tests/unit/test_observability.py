@@ -93,6 +93,17 @@ def test_secrets_in_context_values_are_redacted(lines: Lines) -> None:
     assert lines.last()["key"] == "incoming/***.pdf"
 
 
+def test_a_secret_is_redacted_whole_when_another_is_part_of_it_and_taken_literally() -> None:
+    """The shorter secret is a prefix of the longer one: the longer is replaced whole, whatever order the
+    secrets come in. A secret is text, not a pattern: its '.' and '+' match only themselves."""
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "key sk.live+12345678 and sk.live", None, None)
+    record.token = "Bearer sk.live+12345678"
+    record.lookalike = "skXlive+12345678"
+    RedactSecrets(["sk.live", "sk.live+12345678", "abc", ""]).filter(record)
+    assert record.getMessage() == "key *** and ***"
+    assert (record.token, record.lookalike) == ("Bearer ***", "skXlive+12345678")
+
+
 def test_state_change_line_has_elapsed_seconds_when_submission_is_known(lines: Lines) -> None:
     submitted = (datetime.now(UTC) - timedelta(seconds=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with log_context(request_file_id="f-1", submitted_at=submitted):
