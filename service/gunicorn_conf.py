@@ -54,9 +54,15 @@ logconfig_dict = {
 
 
 def post_worker_init(worker: object) -> None:
-    """The app is loaded: what start-up built (Flask, botocore's service models, pydantic's validators) lives
-    as long as the worker. Freeze it out of the garbage collector's way, so the full collections a large
-    webhook's allocations trigger stop walking it (make bench: -22 % worker CPU on 100-page webhooks)."""
+    """The app is loaded. The access line above is this server's line per request, so the app's own
+    request line would only repeat it (Lambda has no access line, and keeps the app's).
+
+    Then what start-up built (Flask, botocore's service models, pydantic's validators) lives as long as the
+    worker: freeze it out of the garbage collector's way, so the full collections a large webhook's
+    allocations trigger stop walking it (make bench: -22 % worker CPU on 100-page webhooks)."""
+    from service.web import without_request_log  # the app has imported it already
+
+    without_request_log(getattr(worker, "wsgi", None))
     gc.freeze()
 
 

@@ -51,6 +51,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     return app
 
 
+def without_request_log(app: object) -> None:
+    """Stop `app` writing its line per request, where the server writes one of its own (gunicorn's access
+    line: service/gunicorn_conf.py). Anything but an app of `create_app` is left as it is."""
+    if not isinstance(app, Flask):
+        return
+    before, after = app.before_request_funcs.get(None, []), app.after_request_funcs.get(None, [])
+    if _log_request in after:
+        after.remove(_log_request)
+        before.remove(_start_timer)  # it times the line, and nothing else
+
+
 def _start_timer() -> None:
     g.started = time.perf_counter()
 

@@ -4,8 +4,11 @@ Nanonets answers counted by the client's response hook, and the webhook answers 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from devtools.documents import RECEIPT_PAGES, document_bytes
@@ -15,7 +18,7 @@ from service.bootstrap import Service, build
 from service.models.source import SourceRef
 from service.observability.prometheus import PrometheusSink
 from service.settings import Settings
-from service.web import create_app
+from service.web import create_app, without_request_log
 from tests.conftest import INPUT_BUCKET
 from tests.support import MetricsView
 
@@ -129,3 +132,26 @@ def test_webhook_answers_are_counted_by_outcome(settings: Settings, s3: Any) -> 
     }
     assert figures.total("documents_completed_total", validation="passed") == 1
     assert figures.by_label("documents_quarantined_total", "reason") == {"not_json": 1, "unknown_shape": 1}
+
+
+def request_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "service.web" and r.getMessage() == "request"]
+
+
+def test_the_app_writes_a_line_per_request_unless_the_server_writes_its_own(
+    settings: Settings, s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lambda has no access line: the app's request line is the only one. Under gunicorn the deployed config
+    takes it out (`post_worker_init`), since its access line says the same."""
+    app = create_app(settings)
+    with caplog.at_level(logging.INFO, logger="service.web"):
+        assert app.test_client().get("/healthz?token=never-logged").status_code == 200
+        [line] = request_lines(caplog)
+        assert (line.method, line.path, line.status) == ("GET", "/healthz", 200)  # type: ignore[attr-defined]
+        caplog.clear()
+        without_request_log(app)
+        without_request_log(app)  # a second time, or on an app without the line, changes nothing
+        without_request_log(Flask("other"))
+        without_request_log(None)
+        assert app.test_client().get("/healthz").status_code == 200
+        assert request_lines(caplog) == []
