@@ -7,7 +7,8 @@ Table 1b sets it between the floor and the service on repeats (bench/gap_bench.p
 app is what the web layer and the adapters add; cut-down app → service is what the webhook's own work
 adds. Run as `gunicorn 'bench.cutdown_app:create_app()'` with the service's environment and
 CUTDOWN_FILE_ID (a request_file_id whose record exists); CUTDOWN_HOOKS=0 drops the app's before/after-
-request hooks (the request log line and the webhook counter).
+request hooks. Under gunicorn's config that is the webhook counter alone: the app's request line is
+already taken out by its `post_worker_init` (gunicorn's access line is the request's line).
 """
 
 from __future__ import annotations

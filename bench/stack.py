@@ -187,17 +187,23 @@ class StandIn:
 
 @contextlib.contextmanager
 def stand_in(work_dir: Path) -> Iterator[StandIn]:
-    from devtools.emulator.control import EmulatorControl
     from devtools.stack import start_emulator
 
     stub = start_s3stub(work_dir)
-    emulator = start_emulator(log_dir=work_dir)
-    with running(stub, emulator):
-        EmulatorControl(emulator.url).config(webhooks_enabled=False)
-        s3 = s3_client(stub.url)
-        create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
-        env = service_env(stub.url, emulator.url)
-        yield StandIn(stub=stub, emulator_url=emulator.url, s3=s3, env=env, pipeline=in_process_service(env))
+    with running(stub):  # stopped also when the emulator fails to start
+        emulator = start_emulator(log_dir=work_dir)
+        with running(emulator):
+            yield _configured(stub, emulator.url)
+
+
+def _configured(stub: Process, emulator_url: str) -> StandIn:
+    from devtools.emulator.control import EmulatorControl
+
+    EmulatorControl(emulator_url).config(webhooks_enabled=False)
+    s3 = s3_client(stub.url)
+    create_buckets(s3, (INPUT_BUCKET, OUTPUT_BUCKET, FLOOR_BUCKET))
+    env = service_env(stub.url, emulator_url)
+    return StandIn(stub=stub, emulator_url=emulator_url, s3=s3, env=env, pipeline=in_process_service(env))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 from typing import Any
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -55,14 +56,15 @@ logconfig_dict = {
 
 def post_worker_init(worker: object) -> None:
     """The app is loaded. The access line above is this server's line per request, so the app's own
-    request line would only repeat it (Lambda has no access line, and keeps the app's).
+    request line would only repeat it: it is taken out while the access log is on (Lambda has no access
+    line, and keeps the app's).
 
     Then what start-up built (Flask, botocore's service models, pydantic's validators) lives as long as the
     worker: freeze it out of the garbage collector's way, so the full collections a large webhook's
     allocations trigger stop walking it (make bench: -22 % worker CPU on 100-page webhooks)."""
-    from service.web import without_request_log  # the app has imported it already
-
-    without_request_log(getattr(worker, "wsgi", None))
+    web = sys.modules.get("service.web")  # imported by the service's app; absent under any other app
+    if web is not None and getattr(getattr(worker, "cfg", None), "accesslog", None):
+        web.without_request_log(getattr(worker, "wsgi", None))
     gc.freeze()
 
 

@@ -82,27 +82,44 @@ def _seconds_since_submission(now: datetime) -> float | None:
 class RedactSecrets(logging.Filter):
     """Replace any secret that slipped into a message or an extra value with '***'.
 
-    One pattern for all the secrets, longest first (a secret that contains another is replaced whole):
-    a record has some thirty attributes and every line is checked, so each check is one regex search
-    rather than a loop over the secrets."""
+    A record has some thirty attributes and every line is checked, so the check is one search of a pattern
+    of all the secrets. Only a value it finds something in is redacted, and then every place any secret
+    occupies is hidden, overlaps included: a pattern's match is the leftmost, which could leave part of a
+    longer secret beside it."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        kept = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, kept))) if kept else None
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._found = re.compile("|".join(map(re.escape, self._secrets))).search if self._secrets else None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._pattern is None:
+        if self._found is None:
             return True
-        found, redact = self._pattern.search, self._pattern.sub
+        found = self._found
         message = record.getMessage()
         if found(message):
-            record.msg = redact("***", message)
+            record.msg = self._redact(message)
             record.args = None
         for name, value in list(record.__dict__.items()):
             if isinstance(value, str) and found(value):
-                setattr(record, name, redact("***", value))
+                setattr(record, name, self._redact(value))
         return True
+
+    def _redact(self, text: str) -> str:
+        hidden = [False] * len(text)
+        for secret in self._secrets:
+            at = text.find(secret)
+            while at >= 0:
+                hidden[at : at + len(secret)] = [True] * len(secret)
+                at = text.find(secret, at + 1)
+        kept, hiding = [], False
+        for char, hide in zip(text, hidden, strict=True):
+            if not hide:
+                kept.append(char)
+            elif not hiding:
+                kept.append("***")
+            hiding = hide
+        return "".join(kept)
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:

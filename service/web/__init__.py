@@ -59,6 +59,7 @@ def without_request_log(app: object) -> None:
     before, after = app.before_request_funcs.get(None, []), app.after_request_funcs.get(None, [])
     if _log_request in after:
         after.remove(_log_request)
+    if _start_timer in before:
         before.remove(_start_timer)  # it times the line, and nothing else
 
 

@@ -104,6 +104,15 @@ def test_a_secret_is_redacted_whole_when_another_is_part_of_it_and_taken_literal
     assert (record.token, record.lookalike) == ("Bearer ***", "skXlive+12345678")
 
 
+def test_overlapping_secrets_are_hidden_wherever_either_lies() -> None:
+    """A pattern's match is the leftmost: a shorter secret starting first must not cut a longer one."""
+    for secrets in (["cdabcdef", "abcd"], ["abcd", "cdabcdef"]):
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, "x abcdabcdef y", None, None)
+        record.partial = "abcdefgh"
+        RedactSecrets([*secrets, "bcdefgh"]).filter(record)
+        assert (record.getMessage(), record.partial) == ("x *** y", "***")
+
+
 def test_state_change_line_has_elapsed_seconds_when_submission_is_known(lines: Lines) -> None:
     submitted = (datetime.now(UTC) - timedelta(seconds=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with log_context(request_file_id="f-1", submitted_at=submitted):
