@@ -79,6 +79,8 @@ def process(app: Flask, s3: Any, key: str = KEY, body: bytes | None = None) -> s
     service = service_of(app)
     outcome = service.submit.submit(SourceRef(bucket=INPUT_BUCKET, key=key))
     assert outcome.status == "submitted", outcome
+    # The emulator predicts a moment after the submission: on a busy machine, reconcile could ask first.
+    assert EmulatorControl(service.settings.nanonets_base_url.removesuffix("/api/v2")).flush()
     service.recovery.reconcile(older_than_seconds=0, limit=100)
     return str(outcome.request_file_id)
 
