@@ -117,6 +117,10 @@ def _per_page_child(subject: str, n_pages: int, calls: int) -> None:
         run()
 
 
+def _per_page_calls(n_pages: int) -> int:
+    return max(1, PER_PAGE_WORK // n_pages)
+
+
 def _callgrind_total(argv: list[str]) -> int:
     """Instructions of `python -m bench.instructions <argv>` under callgrind (hash seed fixed)."""
     done = subprocess.run(
@@ -141,21 +145,21 @@ def _callgrind_total(argv: list[str]) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def measure_per_page() -> list[dict[str, object]]:
+def measure_per_page() -> list[dict[str, Any]]:
     """Instructions per page of each subject at each size."""
     runs = [
         (subject, n_pages, calls)
         for subject in PER_PAGE_SUBJECTS
         for n_pages in PER_PAGE_SIZES
-        for calls in (0, max(1, PER_PAGE_WORK // n_pages))
+        for calls in (0, _per_page_calls(n_pages))
     ]
     with ThreadPoolExecutor(2) as pool:
         totals = list(pool.map(lambda run: _callgrind_total(["--per-page-child", *map(str, run)]), runs))
     by_run = dict(zip(runs, totals, strict=True))
     results = []
     for n_pages in PER_PAGE_SIZES:
-        calls = max(1, PER_PAGE_WORK // n_pages)
-        row: dict[str, object] = {"pages": n_pages}
+        calls = _per_page_calls(n_pages)
+        row: dict[str, Any] = {"pages": n_pages}
         for subject in PER_PAGE_SUBJECTS:
             extra = by_run[(subject, n_pages, calls)] - by_run[(subject, n_pages, 0)]
             row[subject] = extra / (calls * n_pages)
@@ -194,29 +198,10 @@ def _instructions(work: Path, label: str, app: str, bodies: list[bytes], plan: s
     """Instructions of a fresh interpreter that starts `app` and answers `bodies`."""
     bodies_file = work / f"{label}.json"
     bodies_file.write_text(json.dumps([body.decode() for body in bodies]))
-    argv = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={work / ('cg.' + label)}",
-        sys.executable,
-        "-m",
-        "bench.instructions",
-        "--child",
-        app,
-        str(bodies_file),
-        str(work / "env.json"),
-        plan,
-    ]
-    done = subprocess.run(
-        argv, cwd=REPO, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"}
-    )
-    found = TOTAL.search(done.stderr)
-    if done.returncode != 0 or found is None:
-        raise RuntimeError(f"{label}: valgrind run failed\n{done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return _callgrind_total(["--child", app, str(bodies_file), str(work / "env.json"), plan])
 
 
-def measure(webhooks: int, pages: tuple[int, ...] = (1, 10)) -> list[dict[str, object]]:
+def measure(webhooks: int, pages: tuple[int, ...] = (1, 10)) -> list[dict[str, Any]]:
     cases = [case for case in CASES if case.pages in pages]
     work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
     with stand_in(work) as stack:
