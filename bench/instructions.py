@@ -85,12 +85,19 @@ def _child(app: str, bodies_file: Path, env_file: Path, plan: str) -> None:
         from bench.floor_app import create_app as floor_app
 
         client = floor_app().test_client()
-        post_worker_init(SimpleNamespace(wsgi=client.application))
+        post_worker_init(_worker(client.application))
         _deliver(client, f"/webhooks/nanonets?plan={plan}", bodies)
     else:
         with in_process_client(env) as client:  # its log lines are formatted (their cost counts)
-            post_worker_init(SimpleNamespace(wsgi=client.application))
+            post_worker_init(_worker(client.application))
             _deliver(client, "/webhooks/nanonets", bodies)
+
+
+def _worker(app: Any) -> SimpleNamespace:
+    """What `post_worker_init` reads of a gunicorn worker: its app, and the access log that
+    service/gunicorn_conf.py turns on (without it the service's own request line would stay, and be counted
+    here though table 1's workers do not write it)."""
+    return SimpleNamespace(wsgi=app, cfg=SimpleNamespace(accesslog="-"))
 
 
 PER_PAGE_SUBJECTS = ("loads", "parse_payload", "normalize")
