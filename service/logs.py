@@ -1,4 +1,5 @@
-"""JSON-lines logging for the service, the CLI and Lambda, with secrets redacted as a last line of defence.
+"""JSON-lines logging for the service, the CLI and Lambda, with secrets redacted from each finished line as a
+last line of defence.
 
 python-json-logger does the formatting (a maintained library rather than a hand-made formatter); any
 `extra={...}` given to a log call becomes a key of the line (request_file_id, bucket, key, duration_ms ...).
@@ -11,6 +12,7 @@ change gets, with the seconds elapsed since the document's submission when the c
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -79,33 +81,34 @@ def _seconds_since_submission(now: datetime) -> float | None:
     return round((now - submitted_at).total_seconds(), 3)
 
 
-class RedactSecrets(logging.Filter):
-    """Replace any secret that slipped into a message or an extra value with '***'.
-
-    A record has some thirty attributes and every line is checked, so the check is one search of a pattern
-    of all the secrets. Only a value it finds something in is redacted, and then every place any secret
-    occupies is hidden, overlaps included: a pattern's match is the leftmost, which could leave part of a
+class SecretRedactor:
+    """Hides every place any secret occupies in a text, overlaps included, with '***' per hidden run. Each
+    secret is looked for on its own there: one pattern's match is the leftmost, which could leave part of a
     longer secret beside it."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-        self._found = re.compile("|".join(map(re.escape, self._secrets))).search if self._secrets else None
+        # A JSON line holds a secret with '"', '\\' or non-ASCII characters escaped: look for that form too.
+        forms = {form for secret in self._secrets for form in (secret, json.dumps(secret)[1:-1])}
+        self._found = re.compile("|".join(map(re.escape, sorted(forms)))).search if forms else None
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._found is None:
-            return True
-        found = self._found
-        message = record.getMessage()
-        if found(message):
-            record.msg = self._redact(message)
-            record.args = None
-        for name, value in list(record.__dict__.items()):
-            if isinstance(value, str) and found(value):
-                setattr(record, name, self._redact(value))
-        return True
+    def line(self, line: str) -> str:
+        """A JSON line with every secret in any of its strings (keys, nested values, a traceback) hidden.
+        One search of the finished line decides; only a line holding a secret is decoded and rebuilt."""
+        if self._found is None or self._found(line) is None:
+            return line
+        return json.dumps(self._hidden_in(json.loads(line)))
 
-    def _redact(self, text: str) -> str:
+    def _hidden_in(self, value: object) -> object:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(key): self._hidden_in(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._hidden_in(item) for item in value]
+        return value
+
+    def text(self, text: str) -> str:
         hidden = [False] * len(text)
         for secret in self._secrets:
             at = text.find(secret)
@@ -122,24 +125,35 @@ class RedactSecrets(logging.Filter):
         return "".join(kept)
 
 
+class JsonLineFormatter(JsonFormatter):
+    """One JSON object per line (time, level, logger, message, then the record's extras), with the secrets
+    redacted from the finished line as a last line of defence: what a filter on the record would miss, a
+    traceback or a secret nested in an extra value, is in the line too."""
+
+    def __init__(self, redactor: SecretRedactor) -> None:
+        super().__init__(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redactor.line(super().format(record))
+
+
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Idempotent: a second call (another app in the same process) replaces the filter, not the handler."""
+    """Idempotent: a second call (another app in the same process) replaces the formatter (and with it the
+    secrets) and the filter, not the handler."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         handler.set_name(_HANDLER_NAME)
-        handler.setFormatter(
-            JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
-                style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
         root.addHandler(handler)
+    handler.setFormatter(JsonLineFormatter(SecretRedactor(secrets)))
     handler.filters.clear()
-    handler.addFilter(LogContextFilter())  # before redaction, so context values are redacted too
-    handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(LogContextFilter())
     root.setLevel(level.upper())
     # Their request lines would carry ?token=...; ours log the path only.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -241,7 +241,7 @@ class Settings(NanonetsSettings):
         return self.state_bucket or self.output_bucket
 
     def secret_values(self) -> list[str]:
-        """Every secret these settings hold, for the log redaction filter (one list, every entry point)."""
+        """Every secret these settings hold, for the log redaction (one list, every entry point)."""
         values = [self.nanonets_api_key.get_secret_value()]
         for name, value in self:
             if isinstance(value, SecretStr) and name != "nanonets_api_key":

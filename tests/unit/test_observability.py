@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from service.logs import LogContextFilter, RedactSecrets, log_context, log_state_change
+from service.logs import JsonLineFormatter, LogContextFilter, SecretRedactor, log_context, log_state_change
 from service.observability import MetricsRecorder
 from service.observability.catalog import CATALOG, DOCUMENTS_SUBMITTED, MetricSpec
 from service.observability.emf import EmfSink
@@ -21,19 +22,24 @@ from service.observability.nanonets_calls import endpoint_family, status_label
 
 
 class Lines(logging.Handler):
-    """Records as the JSON handler would see them: context added, then secrets redacted."""
+    """The lines the JSON handler would write (context added, secrets redacted), decoded."""
 
     def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.records: list[logging.LogRecord] = []
+        self.lines: list[dict[str, object]] = []
         self.addFilter(LogContextFilter())
-        self.addFilter(RedactSecrets(secrets))
+        self.setFormatter(JsonLineFormatter(SecretRedactor(secrets)))
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        self.lines.append(json.loads(self.format(record)))
 
     def last(self) -> dict[str, object]:
-        return self.records[-1].__dict__
+        return self.lines[-1]
+
+
+def line_of(record: logging.LogRecord, secrets: list[str]) -> dict[str, object]:
+    line: dict[str, object] = json.loads(JsonLineFormatter(SecretRedactor(secrets)).format(record))
+    return line
 
 
 @pytest.fixture()
@@ -99,9 +105,9 @@ def test_a_secret_is_redacted_whole_when_another_is_part_of_it_and_taken_literal
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "key sk.live+12345678 and sk.live", None, None)
     record.token = "Bearer sk.live+12345678"
     record.lookalike = "skXlive+12345678"
-    RedactSecrets(["sk.live", "sk.live+12345678", "abc", ""]).filter(record)
-    assert record.getMessage() == "key *** and ***"
-    assert (record.token, record.lookalike) == ("Bearer ***", "skXlive+12345678")
+    line = line_of(record, ["sk.live", "sk.live+12345678", "abc", ""])
+    assert line["message"] == "key *** and ***"
+    assert (line["token"], line["lookalike"]) == ("Bearer ***", "skXlive+12345678")
 
 
 def test_overlapping_secrets_are_hidden_wherever_either_lies() -> None:
@@ -109,8 +115,39 @@ def test_overlapping_secrets_are_hidden_wherever_either_lies() -> None:
     for secrets in (["cdabcdef", "abcd"], ["abcd", "cdabcdef"]):
         record = logging.LogRecord("t", logging.INFO, __file__, 1, "x abcdabcdef y", None, None)
         record.partial = "abcdefgh"
-        RedactSecrets([*secrets, "bcdefgh"]).filter(record)
-        assert (record.getMessage(), record.partial) == ("x *** y", "***")
+        line = line_of(record, [*secrets, "bcdefgh"])
+        assert (line["message"], line["partial"]) == ("x *** y", "***")
+
+
+def test_a_secret_in_a_traceback_a_nested_value_or_a_key_is_redacted() -> None:
+    """What a filter on the record's string attributes missed: the traceback is formatted after the
+    filters, and an extra value may be a dict or a list."""
+    try:
+        raise RuntimeError("GET https://h/webhooks?token=tok-12345 failed")
+    except RuntimeError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    record.detail = {"url": "https://h/?token=tok-12345", "tok-12345": ["a", "tok-12345", 3], "n": 1.5}
+    line = line_of(record, ["tok-12345"])
+    assert "tok-12345" not in json.dumps(line)
+    assert "token=***" in str(line["exc_info"])
+    assert line["detail"] == {"url": "https://h/?token=***", "***": ["a", "***", 3], "n": 1.5}
+
+
+def test_a_secret_json_escapes_in_the_line_is_found_there() -> None:
+    """Quotes, backslashes and non-ASCII characters are escaped in the line: the secret is looked for in
+    that form too, and hidden in the value it came from."""
+    secret = 'sé"cr\\et-42'
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "key=%s", (secret,), None)
+    record.header = f"Bearer {secret}"
+    line = line_of(record, [secret])
+    assert (line["message"], line["header"]) == ("key=***", "Bearer ***")
+
+
+def test_a_line_without_a_secret_is_left_as_the_formatter_wrote_it() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "plain é", None, None)
+    record.detail = {"a": [1, 2.5, None, True]}
+    plain = JsonLineFormatter(SecretRedactor([])).format(record)
+    assert JsonLineFormatter(SecretRedactor(["not-in-it"])).format(record) == plain
 
 
 def test_state_change_line_has_elapsed_seconds_when_submission_is_known(lines: Lines) -> None:
