@@ -69,7 +69,7 @@ def _own_output(record: LedgerRecord, body: bytes) -> NormalizedDocument:
 
 
 # (the record before the change, the document written, its digest)
-OutputWritten = Callable[[LedgerRecord, NormalizedDocument, str], None]
+OutputWritten = Callable[[LedgerRecord, NormalizedDocument, str], object]  # what it returns is not used
 
 
 @dataclass

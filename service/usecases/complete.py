@@ -220,7 +220,7 @@ class CompleteFile:
         )
         # Also when a concurrent delivery (or this one before a crash) wrote the same document: the ledger
         # has not moved on, so nobody may have produced the event and the rows yet (the event id is stable).
-        self._downstream.output_written(record, document, digest)
+        rows_key = self._downstream.output_written(record, document, digest)
         updated = record.model_copy(
             update={
                 "status": "done",
@@ -241,6 +241,7 @@ class CompleteFile:
             "output_written",
             at=now,
             output_key=record.output_key,
+            rows_key=rows_key,
             review=document.review,
             validation=document.validation.status,
         )

@@ -51,12 +51,13 @@ class Downstream:
 
     # ---- at the moment of the change ----
 
-    def output_written(self, record: LedgerRecord, document: NormalizedDocument, digest: str) -> None:
+    def output_written(self, record: LedgerRecord, document: NormalizedDocument, digest: str) -> str | None:
         """`record` as it was before this write (its review tells a review from a completion), with the
-        analytics day of this write."""
-        self._write_rows(record, document)
+        analytics day of this write. Returns the key of the rows written (for the caller's state-change
+        line), None when they are behind."""
+        rows_key = self._write_rows(record, document)
         if self._outbox is None:
-            return
+            return rows_key
         event = document_event(
             document,
             event_type=completion_type(document, record.review),
@@ -65,6 +66,7 @@ class Downstream:
             route=record.route,
         )
         self._outbox.publish_or_park(event)
+        return rows_key
 
     def quarantined(self, record: QuarantineRecord) -> None:
         """A document that will not get an output without help. Inputs with no source (a body of no known
@@ -81,16 +83,17 @@ class Downstream:
         )
         self._outbox.publish_or_park(event)
 
-    def _write_rows(self, record: LedgerRecord, document: NormalizedDocument) -> None:
+    def _write_rows(self, record: LedgerRecord, document: NormalizedDocument) -> str | None:
         request_file_id = record.request_file_id
         try:
-            self._analytics.write(document, record.route, record.analytics_day)
+            return self._analytics.write(document, record.route, record.analytics_day)
         except Exception as error:  # rows must never fail the document: reconcile writes them later
             log.warning(
                 "analytics rows not written; reconcile writes them",
                 extra={"request_file_id": request_file_id, "error": f"{type(error).__name__}: {error}"},
             )
             self._analytics.mark_behind(request_file_id)
+            return None
 
     # ---- reconcile ----
 
@@ -116,7 +119,7 @@ class Downstream:
             )
             return False
         try:
-            self._analytics.write(document, record.route, record.analytics_day)
+            key = self._analytics.write(document, record.route, record.analytics_day)
         except StorageUnavailable as error:
             log.warning(
                 "analytics rows still not written",
@@ -124,4 +127,5 @@ class Downstream:
             )
             return False
         self._analytics.caught_up(request_file_id)
+        log.info("analytics rows written late", extra={"request_file_id": request_file_id, "rows_key": key})
         return True

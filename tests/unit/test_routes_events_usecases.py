@@ -5,7 +5,10 @@ and delivered by reconcile, rows written with every output and caught up by reco
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
 
 from service.core.routes import RouteDefaults, parse_routes_text
 from service.errors import NanonetsBadRequest
@@ -257,7 +260,10 @@ def test_every_output_write_replaces_the_documents_analytics_rows() -> None:
     assert {r["review"] for r in rows_of(kit, rows_key)} == {"approved"}
 
 
-def test_rows_that_cannot_be_written_never_fail_the_document_and_reconcile_writes_them() -> None:
+def test_rows_that_cannot_be_written_never_fail_the_document_and_reconcile_writes_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
     kit = make_kit(routes=two_routes())
     receipt = submitted(kit, "incoming/receipts/r.pdf")
     kit.objects.failing_prefixes.add("analytics/rows/")
@@ -268,6 +274,8 @@ def test_rows_that_cannot_be_written_never_fail_the_document_and_reconcile_write
     assert rows_objects(kit) == [] and kit.state("analytics-behind/") == [
         f"_state/analytics-behind/{receipt}"
     ]
+    [written] = [r for r in caplog.records if r.getMessage() == "output_written"]
+    assert not hasattr(written, "rows_key")  # behind: the state-change line names no rows
 
     still_down = kit.service.recovery.reconcile(older_than_seconds=0, limit=10)
     assert still_down.rows_written == 0 and len(kit.state("analytics-behind/")) == 1
@@ -277,3 +285,5 @@ def test_rows_that_cannot_be_written_never_fail_the_document_and_reconcile_write
     assert summary.rows_written == 1 and kit.state("analytics-behind/") == []
     [rows_key] = rows_objects(kit)
     assert {r["field"] for r in rows_of(kit, rows_key)} == {"fecha", "total"}
+    [late] = [r for r in caplog.records if r.getMessage() == "analytics rows written late"]
+    assert (late.__dict__["rows_key"], late.__dict__["request_file_id"]) == (rows_key, receipt)

@@ -11,7 +11,7 @@ import pytest
 
 from service.errors import NanonetsQuotaExceeded, NanonetsRateLimited, NanonetsUnavailable
 from service.logs import LogContextFilter
-from tests.unit.usecase_kit import INPUT, box, make_kit, webhook
+from tests.unit.usecase_kit import INPUT, OUTPUT, box, make_kit, webhook
 
 
 def test_a_submission_and_its_first_output_are_counted_once_with_the_time_between() -> None:
@@ -185,6 +185,12 @@ def test_each_state_change_is_one_line_with_the_documents_ids_and_elapsed_time(c
     assert changes[0]["elapsed_seconds"] == 0
     assert changes[1]["elapsed_seconds"] == 12.5
     assert changes[1]["validation"] == "passed"
+    # The analytics rows are named on the same line: a completion is one INFO line, not two.
+    assert [changes[1]["rows_key"]] == list(kit.objects.keys(OUTPUT, "analytics/rows/"))
+    assert [r.getMessage() for r in captured.records if r.levelno >= logging.INFO] == [
+        "submitted",
+        "output_written",
+    ]
     logging.getLogger("after").info("unrelated")  # outside the use case nothing is left in the context
     assert "key" not in captured.records[-1].__dict__
 

@@ -58,7 +58,9 @@ class S3AnalyticsDataset:
             day = self.first_day(source.bucket, source.key, processing_day(document.processed_at))
         key = rows_key(self._analytics_prefix, day, source.bucket, source.key)
         self._objects.put(self._output_bucket, key, rows_jsonl(document_rows(document, route)))
-        log.info(
+        # DEBUG: the document's state-change line (`output_written`, or reconcile's line when late) names
+        # the rows key; a line of its own per webhook would double the log volume of a completion.
+        log.debug(
             "analytics rows written",
             extra={
                 "request_file_id": document.nanonets.request_file_id,
