@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.adapters.s3.bucket import safe_id
 from service.core.keys import (
     MAX_KEY_BYTES,
     KeyPolicy,
@@ -392,3 +393,24 @@ def test_sleeping_as_told_never_exceeds_the_rate(rate: float, burst: int, gaps: 
         assert wait >= 0
         clock.now += wait
         assert granted <= burst + rate * clock.now + 1e-6
+
+
+def _safe_id_by_character(identifier: str) -> str:
+    """safe_id as first written, character by character: the definition the regex must keep."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in identifier)[:128]
+    if not cleaned or cleaned.strip(".") == "" or cleaned != identifier:
+        return "x-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]
+    return cleaned
+
+
+@given(
+    st.one_of(
+        st.text(max_size=140),
+        st.text(alphabet="ab-_.é١\u00b2/ \n", max_size=140),
+        st.uuids().map(str),
+        st.sampled_from(["", ".", "..", "a" * 128, "a" * 129, "f.json", "../x", "ª", "Ⅷ", "x\u200d"]),
+    )
+)
+@settings(max_examples=400)
+def test_safe_id_keeps_its_character_by_character_definition(identifier: str) -> None:
+    assert safe_id(identifier) == _safe_id_by_character(identifier)

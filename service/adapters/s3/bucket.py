@@ -16,6 +16,7 @@ Layout under STATE_BUCKET/STATE_PREFIX (docs/ARCHITECTURE.md explains each):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
@@ -90,12 +91,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+# Letters and digits (any script: `\w` is `str.isalnum()` or '_'), '-', '_' and '.'; at most 128.
+_HARMLESS = re.compile(r"[\w.-]{1,128}")
+
+
 def safe_id(identifier: str) -> str:
-    """Ids come from outside (Nanonets, webhooks): keep them to one harmless path segment."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in identifier)[:128]
-    if not cleaned or cleaned.strip(".") == "" or cleaned != identifier:
-        return "x-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]
-    return cleaned
+    """Ids come from outside (Nanonets, webhooks): keep them to one harmless path segment. An id that is
+    one already is itself; any other (or one of dots only) is named by its digest."""
+    if _HARMLESS.fullmatch(identifier) and identifier.strip("."):
+        return identifier
+    return "x-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]
 
 
 def last_segment(key: str) -> str:
