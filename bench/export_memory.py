@@ -81,7 +81,7 @@ class DirectorySource:
 def sample_row_blocks() -> list[bytes]:
     """The JSON Lines of each sample document, as the analytics writer would store them."""
     from scripts.make_samples import SAMPLE_DOCUMENTS, webhook_bodies
-    from service.core.analytics import document_rows, rows_jsonl
+    from service.core.analytics import rows_jsonl
     from service.core.normalize import normalize_file
     from service.core.payloads import parse_payload
     from service.models.document import SourceRef
@@ -97,7 +97,7 @@ def sample_row_blocks() -> list[bytes]:
             review="pending",
             processed_at=datetime(2026, 11, 1, tzinfo=UTC),
         )
-        blocks.append(rows_jsonl(document_rows(document, sample.route)))
+        blocks.append(rows_jsonl(document, sample.route))
     return blocks
 
 

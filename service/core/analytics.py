@@ -17,9 +17,11 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import date
+from json.encoder import encode_basestring as _json_text  # keeps non-ASCII, as pydantic's JSON does
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_json
 
 from service.models.document import NormalizedDocument, trusted
 from service.models.source import object_digest
@@ -77,10 +79,9 @@ class AnalyticsRow(BaseModel):
 
 def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[AnalyticsRow]:
     """The document's rows, made with `trusted` (not validated again): every value comes from the document,
-    which is a validated model of the same types (a date or number as text, its confidence, its page)."""
-    issues: dict[str, list[str]] = {}
-    for issue in document.validation.issues:
-        issues.setdefault(issue.field, []).append(issue.code)
+    which is a validated model of the same types (a date or number as text, its confidence, its page).
+    The definition of a row; `rows_jsonl` writes the same rows without making them."""
+    issues = _issues_by_field(document)
     head = {"document_bucket": document.source.bucket, "document_key": document.source.key, "route": route}
     tail = {
         "validation_status": document.validation.status,
@@ -103,12 +104,12 @@ def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[A
                 "type": found.type,
                 "confidence": found.confidence,
                 "page": found.page,
-                "issues": ",".join(issues[label]) if label in issues else None,
+                "issues": issues.get(label),
                 **tail,
             },
         )
     for table in document.tables:
-        table_issues = ",".join(issues[table.label]) if table.label in issues else None
+        table_issues = issues.get(table.label)
         for index, cells in enumerate(table.rows):
             yield trusted(
                 AnalyticsRow,
@@ -129,8 +130,63 @@ def document_rows(document: NormalizedDocument, route: str | None) -> Iterator[A
             )
 
 
-def rows_jsonl(rows: Iterator[AnalyticsRow]) -> bytes:
-    return b"".join(row.model_dump_json().encode("utf-8") + b"\n" for row in rows)
+def rows_jsonl(document: NormalizedDocument, route: str | None) -> bytes:
+    """`document_rows` as JSON Lines, byte for byte what each row's `model_dump_json()` gives (a test holds
+    the two to that), written straight from the document. Per row that is a fifth of the work of making
+    the model and serializing it (a ten-page document: 1.0 M instructions instead of 2.2 M), and the
+    columns every row of a document shares are encoded once."""
+    issues = _issues_by_field(document)
+    source, nanonets = document.source, document.nanonets
+    head = (
+        f'{{"document_bucket":{_json_text(source.bucket)},"document_key":{_json_text(source.key)},'
+        f'"route":{_json_or_null(route)},'
+    )
+    tail = (
+        f'"validation_status":{_json_text(document.validation.status)},"review":{_json_text(document.review)},'
+        f'"processed_at":{_json_text(document.processed_at)},'
+        f'"request_file_id":{_json_text(nanonets.request_file_id)},"model_id":{_json_text(nanonets.model_id)}}}\n'
+    )
+    lines = []
+    for label, found in document.fields.items():
+        normalized = found.normalized
+        lines.append(
+            f'{head}"record_type":"field","field":{_json_text(label)},"row_index":null,'
+            f'"value":{_json_text(found.value)},'
+            f'"normalized":{"null" if normalized is None else _json_text(str(normalized))},'
+            f'"normalized_number":{_json_float(_number(normalized))},"type":{_json_text(found.type)},'
+            f'"confidence":{_json_float(found.confidence)},"page":{_json_int(found.page)},'
+            f'"issues":{_json_or_null(issues.get(label))},{tail}'
+        )
+    for table in document.tables:
+        start = f'{head}"record_type":"table_row","field":{_json_text(table.label)},"row_index":'
+        end = (
+            f',"normalized":null,"normalized_number":null,"type":"table","confidence":null,'
+            f'"page":{_json_int(table.page)},"issues":{_json_or_null(issues.get(table.label))},{tail}'
+        )
+        for index, cells in enumerate(table.rows):
+            lines.append(f'{start}{index},"value":{_json_text(_cells_json(cells))}{end}')
+    return "".join(lines).encode("utf-8")
+
+
+def _issues_by_field(document: NormalizedDocument) -> dict[str, str]:
+    """Each label's validation issue codes, comma-separated, in the order found."""
+    codes: dict[str, list[str]] = {}
+    for issue in document.validation.issues:
+        codes.setdefault(issue.field, []).append(issue.code)
+    return {label: ",".join(found) for label, found in codes.items()}
+
+
+def _json_or_null(text: str | None) -> str:
+    return "null" if text is None else _json_text(text)
+
+
+def _json_float(number: float | None) -> str:
+    # pydantic's own float text (1e16, not Python's 1e+16), and null for NaN and infinities as it writes
+    return "null" if number is None else to_json(number, inf_nan_mode="null").decode()
+
+
+def _json_int(number: int | None) -> str:
+    return "null" if number is None else str(number)
 
 
 def rows_prefix(analytics_prefix: str) -> str:

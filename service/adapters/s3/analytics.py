@@ -22,7 +22,6 @@ from typing import Any
 
 from service.adapters.s3.bucket import StateBucket, last_segment, safe_id
 from service.core.analytics import (
-    document_rows,
     partition_day,
     processing_day,
     rows_jsonl,
@@ -57,7 +56,7 @@ class S3AnalyticsDataset:
         if day is None:
             day = self.first_day(source.bucket, source.key, processing_day(document.processed_at))
         key = rows_key(self._analytics_prefix, day, source.bucket, source.key)
-        self._objects.put(self._output_bucket, key, rows_jsonl(document_rows(document, route)))
+        self._objects.put(self._output_bucket, key, rows_jsonl(document, route))
         # DEBUG: the document's state-change line (`output_written`, or reconcile's line when late) names
         # the rows key; a line of its own per webhook would double the log volume of a completion.
         log.debug(
