@@ -11,7 +11,13 @@ instructions, start-up and first-use costs taken out. Gunicorn's share (HTTP par
 and the S3 server's own work are the same on both sides and are not counted, so the ratio here is the
 service's own work seen without noise, not table 1's ratio.
 
-    .venv/bin/python -m bench.instructions [--webhooks 20] [--pages 1 10]      (about 10 minutes on 2 cores)
+    .venv/bin/python -m bench.instructions [--webhooks 20] [--pages 1 10] [--simulate]
+                                                        (about 10 minutes on 2 cores; --simulate doubles it)
+
+`--simulate` also runs callgrind's cache and branch-predictor models, and prints each one's misses per
+webhook and per 1,000 instructions for service and floor: where the two execute at different rates per
+instruction (table 1's time ratios below the instruction ratios), these say whether code, data or
+branches make the difference. They are models of this machine's caches, not its counters.
 
 `--per-page` counts table 2's subjects the same way instead: `json.loads`, `parse_payload_bytes` and
 normalize + validate (bench/normalize_bench.py `_normalize`) of the 1-, 10-, 100- and 1,000-page bodies,
@@ -53,7 +59,10 @@ from bench.webhook_bench import _synthetic_bodies, count_s3_calls, submit_pool
 from devtools.stack import TEST_SECRET
 from service.gunicorn_conf import post_worker_init
 
-TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
+# Callgrind's summary lines: "==123== I   refs:  1,234", "==123== D1  misses:  ..." (with --cache-sim),
+# "==123== Mispredicts:  ..." (with --branch-sim).
+SUMMARY = re.compile(r"^==\d+== ([A-Za-z0-9 ]+?):\s+([\d,]+)", re.M)
+SIMULATED = ("I1 misses", "LLi misses", "D1 misses", "LLd misses", "Mispredicts")
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,18 @@ def _per_page_calls(n_pages: int) -> int:
 
 def _callgrind_total(argv: list[str]) -> int:
     """Instructions of `python -m bench.instructions <argv>` under callgrind (hash seed fixed)."""
+    return _callgrind_counts(argv)["I refs"]
+
+
+def _callgrind_counts(argv: list[str], simulate: bool = False) -> dict[str, int]:
+    """Callgrind's summary counts of `python -m bench.instructions <argv>` ("I refs", and with `simulate`
+    its cache and branch predictor models' misses, SIMULATED), hash seed fixed."""
     done = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
+            *(["--cache-sim=yes", "--branch-sim=yes"] if simulate else []),
             sys.executable,
             "-m",
             "bench.instructions",
@@ -146,10 +162,12 @@ def _callgrind_total(argv: list[str]) -> int:
         check=False,
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )
-    found = TOTAL.search(done.stderr)
-    if done.returncode != 0 or found is None:
+    counts = {
+        " ".join(name.split()): int(value.replace(",", "")) for name, value in SUMMARY.findall(done.stderr)
+    }
+    if done.returncode != 0 or "I refs" not in counts:
         raise RuntimeError(f"{argv}: valgrind run failed\n{done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return counts
 
 
 def measure_per_page() -> list[dict[str, Any]]:
@@ -201,14 +219,17 @@ def _deliver(client: Any, path: str, bodies: list[str]) -> None:
             raise SystemExit(f"{path} answered {answer.status_code}: {answer.data[:300]!r}")
 
 
-def _instructions(work: Path, label: str, app: str, bodies: list[bytes], plan: str) -> int:
-    """Instructions of a fresh interpreter that starts `app` and answers `bodies`."""
+def _instructions(
+    work: Path, label: str, app: str, bodies: list[bytes], plan: str, simulate: bool
+) -> dict[str, int]:
+    """Callgrind's counts for a fresh interpreter that starts `app` and answers `bodies`."""
     bodies_file = work / f"{label}.json"
     bodies_file.write_text(json.dumps([body.decode() for body in bodies]))
-    return _callgrind_total(["--child", app, str(bodies_file), str(work / "env.json"), plan])
+    argv = ["--child", app, str(bodies_file), str(work / "env.json"), plan]
+    return _callgrind_counts(argv, simulate)
 
 
-def measure(webhooks: int, pages: tuple[int, ...] = (1, 10)) -> list[dict[str, Any]]:
+def measure(webhooks: int, pages: tuple[int, ...] = (1, 10), simulate: bool = False) -> list[dict[str, Any]]:
     cases = [case for case in CASES if case.pages in pages]
     work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
     with stand_in(work) as stack:
@@ -242,26 +263,32 @@ def measure(webhooks: int, pages: tuple[int, ...] = (1, 10)) -> list[dict[str, A
                 runs[f"{plan}-floor-n"] = ("floor", floor[: webhooks + 1], plan)
         # First deliveries before repeats: a repeat's file must be done when its run starts.
         order = [label for label in runs if "first" in label] + [label for label in runs if "repeat" in label]
-        totals: dict[str, int] = {}
+        totals: dict[str, dict[str, int]] = {}
         for batch in (order[i : i + 2] for i in range(0, len(order), 2)):
             with ThreadPoolExecutor(2) as pool:
                 for label, total in zip(
-                    batch, pool.map(lambda lb: _instructions(work, lb, *runs[lb]), batch), strict=True
+                    batch,
+                    pool.map(lambda lb: _instructions(work, lb, *runs[lb], simulate), batch),
+                    strict=True,
                 ):
                     totals[label] = total
     results = []
     for case in cases:
         plan = f"{case.pages}-{case.delivery}"
         per = {
-            app: (totals[f"{plan}-{app}-n"] - totals[f"{plan}-{app}-0"]) / webhooks
+            app: {
+                name: (totals[f"{plan}-{app}-n"][name] - totals[f"{plan}-{app}-0"][name]) / webhooks
+                for name in totals[f"{plan}-{app}-n"]
+            }
             for app in ("service", "floor")
         }
         results.append(
             {
                 "case": case.name,
-                "service": per["service"],
-                "floor": per["floor"],
-                "floor_over_service": per["floor"] / per["service"],
+                "service": per["service"]["I refs"],
+                "floor": per["floor"]["I refs"],
+                "floor_over_service": per["floor"]["I refs"] / per["service"]["I refs"],
+                "simulated": per if simulate else None,
             }
         )
     shutil.rmtree(work, ignore_errors=True)
@@ -278,6 +305,11 @@ def main() -> int:
         default=[1, 10],
         choices=[1, 10],
         help="body sizes measured (default both)",
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="also callgrind's cache and branch models: misses per webhook and per 1,000 instructions",
     )
     parser.add_argument("--per-page", action="store_true", help="table 2's subjects, instructions per page")
     parser.add_argument(
@@ -299,14 +331,32 @@ def main() -> int:
     if args.per_page:
         _print_per_page(measure_per_page())
         return 0
+    rows = measure(args.webhooks, tuple(args.pages), args.simulate)
     print("| webhook | service, instructions | floor, instructions | floor / service |")
     print("| --- | ---: | ---: | ---: |")
-    for row in measure(args.webhooks, tuple(args.pages)):
+    for row in rows:
         print(
             f"| {row['case']} | {row['service'] / 1e6:.2f} M | {row['floor'] / 1e6:.2f} M "
             f"| {row['floor_over_service']:.3f} |"
         )
+    if args.simulate:
+        _print_simulated(rows)
     return 0
+
+
+def _print_simulated(rows: list[dict[str, Any]]) -> None:
+    """Per webhook, each simulated count and (in brackets) per 1,000 instructions."""
+    print()
+    print("| webhook | app | " + " | ".join(SIMULATED) + " |")
+    print("| --- | --- |" + " ---: |" * len(SIMULATED))
+    for row in rows:
+        for app in ("service", "floor"):
+            counts = row["simulated"][app]
+            cells = [
+                f"{counts[name] / 1e3:.1f} k ({1e3 * counts[name] / counts['I refs']:.2f})"
+                for name in SIMULATED
+            ]
+            print(f"| {row['case']} | {app} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
