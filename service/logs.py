@@ -102,6 +102,9 @@ class SecretRedactor:
     def _hidden_in(self, value: object) -> object:
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            written = json.dumps(value)  # a secret of digits logged as a number: written as text, hidden
+            return self.text(written) if self._found and self._found(written) else value
         if isinstance(value, dict):
             return {self.text(key): self._hidden_in(item) for key, item in value.items()}
         if isinstance(value, list):
@@ -139,7 +142,14 @@ class JsonLineFormatter(JsonFormatter):
         self._redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redactor.line(super().format(record))
+        try:
+            line = super().format(record)
+        except Exception:
+            # logging's handleError then prints the record's msg and args to the same stream: hide them
+            record.msg = self._redactor.text(str(record.msg))
+            record.args = (self._redactor.text(repr(record.args)),) if record.args else None
+            raise
+        return self._redactor.line(line)
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:

@@ -148,6 +148,36 @@ def test_a_line_without_a_secret_is_left_as_the_formatter_wrote_it() -> None:
     record.detail = {"a": [1, 2.5, None, True]}
     plain = JsonLineFormatter(SecretRedactor([])).format(record)
     assert JsonLineFormatter(SecretRedactor(["not-in-it"])).format(record) == plain
+    assert SecretRedactor(["not-in-it"]).line(plain) is plain  # not decoded and encoded again
+
+
+def test_a_secret_of_digits_logged_as_a_number_is_hidden() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "pin", None, None)
+    record.pin, record.other = 12345678, 42
+    line = line_of(record, ["12345678"])
+    assert (line["pin"], line["other"]) == ("***", 42)
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "extra"),
+    [
+        ("key %s then %d", ("tok-12345", "not a number"), {}),  # the message itself cannot be made
+        ("calling with key %s", ("tok-12345",), {"d": {("a",): 1}}),  # an extra JSON cannot hold
+    ],
+)
+def test_a_line_that_cannot_be_formatted_does_not_print_the_secret(
+    capsys: pytest.CaptureFixture[str], message: str, args: tuple[object, ...], extra: dict[str, object]
+) -> None:
+    """logging reports a failed line on stderr with the record's message and arguments."""
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonLineFormatter(SecretRedactor(["tok-12345"])))
+    logger = logging.getLogger("test.observability.unformattable")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.error(message, *args, extra=extra)
+    reported = capsys.readouterr().err
+    assert "--- Logging error ---" in reported and "tok-12345" not in reported
+    assert "***" in reported
 
 
 def test_state_change_line_has_elapsed_seconds_when_submission_is_known(lines: Lines) -> None:
