@@ -182,7 +182,7 @@ def _json_or_null(text: str | None) -> str:
 
 def _json_float(number: float | None) -> str:
     # pydantic's own float text (1e16, not Python's 1e+16), and null for NaN and infinities as it writes
-    return "null" if number is None else to_json(number, inf_nan_mode="null").decode()
+    return "null" if number is None else to_json(float(number), inf_nan_mode="null").decode()
 
 
 def _json_int(number: int | None) -> str:

@@ -25,6 +25,7 @@ from service.core.digest import document_digest
 from service.core.routes import Routes
 from service.core.rules import Rules
 from service.errors import NanonetsError, StorageUnavailable
+from service.logs import log_state_change
 from service.models.document import NormalizedDocument
 from service.models.ledger import LedgerRecord, utc_iso
 from service.ports import Clock, Ledger, Ocr, Outputs, PushRetries
@@ -68,8 +69,9 @@ def _own_output(record: LedgerRecord, body: bytes) -> NormalizedDocument:
     return document
 
 
-# (the record before the change, the document written, its digest)
-OutputWritten = Callable[[LedgerRecord, NormalizedDocument, str], object]  # what it returns is not used
+# (the record before the change, the document written, its digest) -> the analytics rows' key, None when
+# they are behind
+OutputWritten = Callable[[LedgerRecord, NormalizedDocument, str], str | None]
 
 
 @dataclass
@@ -179,8 +181,19 @@ class ReviewActions:
         self, record: LedgerRecord, *, by: str, push_fields: dict[str, str], push_approve: bool
     ) -> ActionResult:
         document, wrote, overrides = self.rewrite_output(record)
-        if wrote and self.on_output_written is not None:
-            self.on_output_written(record, document, document_digest(document))
+        if wrote:
+            rows_key = None
+            if self.on_output_written is not None:
+                rows_key = self.on_output_written(record, document, document_digest(document))
+            log_state_change(
+                "output_written",
+                output_key=record.output_key,
+                rows_key=rows_key,
+                review=document.review,
+                validation=document.validation.status,
+                request_file_id=record.request_file_id,
+                by=by,
+            )
         self._follow_ledger(record.request_file_id, document)
         self.attention.mark(
             record.request_file_id,

@@ -189,7 +189,7 @@ def test_jsonl_is_byte_for_byte_what_the_row_models_serialize_to() -> None:
 # Text a JSON writer must escape ('"', '\\', controls) or may not (non-ASCII, U+2028, DEL), and numbers
 # whose text differs between writers (1e16 against 1e+16, 1e-07 against 1e-7, -0.0, NaN).
 _text = st.text(alphabet=st.sampled_from('a"\\\n\t\x00\x1f\x7fé€😀\u2028,: {}[]'), max_size=12)
-_score = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 1e-07, 0.31, 1 / 3]), st.floats(0, 1))
+_score = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 0, 1, 1e-07, 0.31, 1 / 3]), st.floats(0, 1))
 _amount = st.one_of(
     st.none(),
     _text,

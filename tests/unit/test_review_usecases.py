@@ -5,6 +5,7 @@ sending failed pushes again."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -208,11 +209,15 @@ def test_an_invoice_is_reviewed_by_its_own_route_rules_and_found_by_its_route() 
     assert queued(kit, route="invoices") == [file_id]  # the invoice rules still want its lines
 
 
-def test_console_actions_send_their_events_and_rewrite_the_analytics_rows() -> None:
+def test_console_actions_send_their_events_and_rewrite_the_analytics_rows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     publisher = FakePublisher()
     kit = make_kit(publisher=publisher, **CONSOLE)
     file_id, _ = completed(kit)
     assert [e.type for e in publisher.sent] == ["document.validation_failed"]
+    caplog.set_level(logging.INFO, logger="service.state")
+    caplog.clear()
 
     actions(kit).edit_field(file_id, "matricula", "4821-KLM", by="ana")
     actions(kit).approve(file_id, by="ana")
@@ -228,3 +233,9 @@ def test_console_actions_send_their_events_and_rewrite_the_analytics_rows() -> N
     rows = [json.loads(line) for line in stored.body.splitlines()]
     plate = next(r for r in rows if r.get("field") == "matricula")
     assert plate["value"] == "4821-KLM" and plate["review"] == "approved"
+    # Each rewrite is a state change of its own, naming the rows it rewrote.
+    written = [r.__dict__ for r in caplog.records if r.getMessage() == "output_written"]
+    assert [(w["by"], w["rows_key"], w["request_file_id"], w["review"]) for w in written] == [
+        ("ana", rows_key, file_id, "pending"),
+        ("ana", rows_key, file_id, "approved"),
+    ]
